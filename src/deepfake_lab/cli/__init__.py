@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
+from typer.exceptions import Abort, TyperException
 
 from deepfake_lab.errors import DeepfakeLabError
 
@@ -37,12 +37,15 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit code."""
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="deepfake-lab")
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except click.ClickException as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+    except TyperException as exc:  # usage errors: bad options, missing arguments, bad values
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(0)
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
     except DeepfakeLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,12 @@
+from deepfake_lab.losses.contractive import contractive_penalty, jacobian_frobenius
+from deepfake_lab.losses.reconstruction import RECONSTRUCTION_LOSSES, mse_per_pixel, reconstruction_loss
+from deepfake_lab.losses.sparsity import kl_sparsity
+
+__all__ = [
+    "RECONSTRUCTION_LOSSES",
+    "contractive_penalty",
+    "jacobian_frobenius",
+    "kl_sparsity",
+    "mse_per_pixel",
+    "reconstruction_loss",
+]

@@ -1,0 +1,3 @@
+"""Every model family; importing this package registers all models (one import line per family)."""
+
+from deepfake_lab.models import autoencoders  # noqa: F401

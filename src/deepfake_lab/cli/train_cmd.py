@@ -1,0 +1,90 @@
+"""`deepfake-lab train`, `export` and `interpolate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+from rich.console import Console
+
+from deepfake_lab.config import apply_overrides, preset_names
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.pipelines.latent import interpolate_run
+from deepfake_lab.train.checkpoint import load_training_state
+from deepfake_lab.train.run import build_run_config, run_dir_for
+from deepfake_lab.train.trainer import Trainer, TrainingInterrupted, resume_config
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        name: str = typer.Argument(None, help="Model or preset name (see `deepfake-lab models`)."),
+        data: str = typer.Option(None, "--data", "-d", help="digits | mnist | fashion-mnist | an image folder."),
+        steps: int = typer.Option(None, "--steps", help="Total training steps."),
+        batch_size: int = typer.Option(None, "--batch-size", "-b"),
+        lr: float = typer.Option(None, "--lr", help="Learning rate."),
+        precision: str = typer.Option(None, "--precision", help="fp32 | bf16 (autocast; channels_last for conv)."),
+        seed: int = typer.Option(None, "--seed"),
+        device: str = typer.Option(None, "--device", help="cpu | cuda | auto."),
+        config: Path = typer.Option(None, "--config", "-c", help="YAML file overriding the preset."),
+        set_: list[str] = typer.Option([], "--set", help="Dotted override, e.g. --set optim.lr=2e-4 (repeatable)."),
+        run_name: str = typer.Option(None, "--name", help="Run name (folder under --runs-dir)."),
+        runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of runs (default ./runs)."),
+        resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder exactly."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    ) -> None:
+        """Train a model; writes config, metrics, samples, checkpoints and an export to the run dir."""
+        console = Console(stderr=True)
+        opts = {
+            "data.name": data, "train.steps": steps, "train.batch_size": batch_size, "optim.lr": lr,
+            "train.precision": precision, "train.seed": seed, "train.device": device, "name": run_name,
+            "runs_dir": None if runs_dir is None else str(runs_dir),
+        }
+        flags = [f"{k}={v}" for k, v in opts.items() if v is not None]
+        if resume is not None:
+            if name or config:
+                raise BadInputError("--resume takes its config from the run dir; drop the model name and --config")
+            load_training_state(resume / "checkpoints" / "last.pt")  # fail early, one line, if unusable
+            cfg = apply_overrides(resume_config(resume), [f for f in flags if f.startswith(("train.steps", "train.device"))] + list(set_))
+            run_dir = resume
+        else:
+            if name is None and config is None:
+                raise BadInputError("name a model or preset (see `deepfake-lab models`), or give --config")
+            cfg = build_run_config(name, config_file=config, overrides=[*flags, *set_])
+            run_dir = run_dir_for(cfg, name if name in preset_names() else None)
+        if dry_run:
+            typer.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
+            return
+        trainer = Trainer(cfg, run_dir, progress=not no_progress, console=console)
+        try:
+            result = trainer.fit(resume=resume is not None)
+        except TrainingInterrupted as stop:
+            console.print(f"[yellow]{stop}[/]. Resume with: deepfake-lab train --resume {stop.run_dir}")
+            raise typer.Exit(130) from None
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in result.eval.items())
+        console.print(f"done: {result.step} steps at {result.steps_per_second:.1f} steps/s; {shown}")
+        console.print(f"run dir: {result.run_dir}  export: {result.export}")
+
+    @app.command("export")
+    def export(
+        run: Path = typer.Argument(..., help="Run dir."),
+    ) -> None:
+        """(Re-)export a run's last checkpoint as .safetensors + JSON card into RUN/export."""
+        cfg = resume_config(run)
+        trainer = Trainer(cfg, run, progress=False, tensorboard=False)
+        trainer.load_checkpoint()
+        path = trainer.export()
+        typer.echo(str(path))
+
+    @app.command("interpolate")
+    def interpolate(
+        run: Path = typer.Argument(..., help="Run dir or exported model (.safetensors/.json)."),
+        a: str = typer.Option(..., "--a", help="First image: test-set index or image file."),
+        b: str = typer.Option(..., "--b", help="Second image: test-set index or image file."),
+        steps: int = typer.Option(8, "--steps", min=2, max=64),
+        out: Path = typer.Option(Path("strip.png"), "--out", "-o", help="Output PNG."),
+    ) -> None:
+        """Decode z = α·z_a + (1-α)·z_b along a strip of STEPS images."""
+        typer.echo(str(interpolate_run(run, a, b, steps, out)))

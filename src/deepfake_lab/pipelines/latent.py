@@ -1,0 +1,82 @@
+"""Latent-space tools for autoencoders: decode z = α z1 + (1 - α) z2 along a strip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor, nn
+
+from deepfake_lab.data.datasets import load_dataset
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.imaging import make_grid, save_image
+from deepfake_lab.train.checkpoint import load_exported
+
+
+def lerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
+    """Codes α z1 + (1-α) z2 for α from 1 down to 0.
+
+    Args:
+        z1, z2: codes [*S] (one item each, any shape).
+        steps: number of points, ≥ 2.
+
+    Returns:
+        [steps, *S]; row 0 is z1, the last row is z2.
+    """
+    if steps < 2:
+        raise BadInputError(f"--steps must be at least 2, got {steps}")
+    alpha = torch.linspace(1.0, 0.0, steps, dtype=z1.dtype).view(-1, *([1] * z1.dim()))
+    return alpha * z1.unsqueeze(0) + (1 - alpha) * z2.unsqueeze(0)
+
+
+@torch.no_grad()
+def interpolate(model: nn.Module, x_a: Tensor, x_b: Tensor, steps: int = 8) -> Tensor:
+    """Decoded interpolation between two images.
+
+    Args:
+        model: an autoencoder with `encode`/`decode`.
+        x_a, x_b: images [C, H, W] in [0, 1].
+        steps: points along the strip (ends included).
+
+    Returns:
+        float [steps, C, H, W] in [0, 1].
+    """
+    z = model.encode(torch.stack([x_a, x_b]))
+    return model.decode(lerp_codes(z[0], z[1], steps)).float().clamp(0, 1)
+
+
+def load_input_image(ref: str, shape: tuple[int, int, int], data_name: str) -> Tensor:
+    """An image for the model: an index into the run's test split, or an image file path. -> [C, H, W]."""
+    if ref.isdigit():
+        ds = load_dataset(data_name, "test")
+        i = int(ref)
+        if i >= len(ds):
+            raise BadInputError(f"index {i} out of range: the {data_name} test split has {len(ds)} images")
+        return ds.batch(torch.tensor([i])).x[0]
+    path = Path(ref)
+    if not path.is_file():
+        raise BadInputError(f"{ref!r} is neither a test-set index nor an image file")
+    c, h, w = shape
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+            arr = np.asarray(im, dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+        raise BadInputError(f"cannot read image {path}") from None
+    t = torch.from_numpy(arr)
+    return t.unsqueeze(0) if c == 1 else t.permute(2, 0, 1)
+
+
+def interpolate_run(run: Path, a: str, b: str, steps: int, out: Path) -> Path:
+    """Load the exported model of `run`, interpolate between images `a` and `b`, write a PNG strip."""
+    model, card = load_exported(Path(run))
+    if not (hasattr(model, "encode") and hasattr(model, "decode")):
+        raise BadInputError(f"model {card['model']!r} has no latent code to interpolate")
+    shape = tuple(card["input"]["shape"])
+    data_name = card.get("training", {}).get("data", "digits")
+    strip = interpolate(model, load_input_image(a, shape, data_name), load_input_image(b, shape, data_name), steps)
+    if out.exists() and out.is_dir():
+        raise BadInputError(f"output {out} is a folder")
+    return save_image(make_grid(strip, nrow=steps), out)

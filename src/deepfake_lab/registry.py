@@ -1,0 +1,110 @@
+"""Named registries of factories: models are found by name, never by import path.
+
+Example:
+    >>> from deepfake_lab.registry import create_model, list_models
+    >>> model = create_model("ae-dense", in_shape=(1, 8, 8), latent_dim=8)
+    >>> "ae-dense" in list_models("autoencoder")
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from torch import nn
+
+from deepfake_lab.errors import BadInputError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered factory with its family tag and free-form metadata."""
+
+    name: str
+    factory: Callable[..., T]
+    family: str
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        doc = inspect.getdoc(self.factory) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+class Registry(Generic[T]):
+    """A name -> factory map; registering a name twice is an error."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def register(self, name: str, *, family: str, **tags: Any) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator registering `factory` under `name`."""
+
+        def deco(factory: Callable[..., T]) -> Callable[..., T]:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._entries[name] = Entry(name=name, factory=factory, family=family, tags=dict(tags))
+            return factory
+
+        return deco
+
+    def get(self, name: str) -> Entry[T]:
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries))
+            raise BadInputError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def names(self, family: str | None = None) -> list[str]:
+        return sorted(n for n, e in self._entries.items() if family is None or e.family == family)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(sorted(self._entries.values(), key=lambda e: (e.family, e.name)))
+
+
+MODELS: Registry[nn.Module] = Registry("model")
+
+
+def register_model(name: str, *, family: str, **tags: Any) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a model factory: `@register_model("ae-dense", family="autoencoder", task="autoencoder")`."""
+    return MODELS.register(name, family=family, **tags)
+
+
+def _ensure_models_imported() -> None:
+    import deepfake_lab.models  # noqa: F401  (registers every model family)
+
+
+def create_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build the registered model `name` with keyword arguments; unknown arguments are a user error."""
+    _ensure_models_imported()
+    entry = MODELS.get(name)
+    sig = inspect.signature(entry.factory)
+    accepts_var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = [k for k in kwargs if k not in sig.parameters]
+    if unknown and not accepts_var_kw:
+        valid = ", ".join(sig.parameters)
+        raise BadInputError(f"model {name!r} has no argument(s) {', '.join(unknown)}; valid: {valid}")
+    try:
+        return entry.factory(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"cannot build model {name!r}: {exc}") from None
+
+
+def model_entry(name: str) -> Entry[nn.Module]:
+    _ensure_models_imported()
+    return MODELS.get(name)
+
+
+def list_models(family: str | None = None) -> list[str]:
+    """Names of registered models, optionally of one family."""
+    _ensure_models_imported()
+    return MODELS.names(family)

@@ -1,0 +1,213 @@
+"""Training-state files (exact resume) and exported inference weights (.safetensors + JSON card).
+
+A training state is written atomically: to a temporary file in the same folder, flushed and fsynced, then
+renamed over the old one, so a process killed mid-save leaves the previous checkpoint intact. It is read
+with `torch.load(weights_only=True)`: tensors and plain containers only, never arbitrary pickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from deepfake_lab import __version__
+from deepfake_lab.errors import BadInputError
+
+FORMAT_VERSION = 1
+STATE_KIND = "deepfake-lab/training-state"
+CARD_KIND = "deepfake-lab/model"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, writer: Any) -> None:
+    """Call `writer(fileobj)` on a temp file beside `path`, fsync, then rename it onto `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            writer(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def rng_state() -> dict[str, Any]:
+    """Global RNG states of torch, numpy and random, as tensors/plain values (weights_only-safe)."""
+    np_state = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": {"version": py_version, "internal": list(py_internal), "gauss": py_gauss},
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
+
+
+def save_training_state(path: Path, state: dict[str, Any]) -> None:
+    """Atomically write a training state (a dict of tensors and plain values)."""
+    full = {"kind": STATE_KIND, "format_version": FORMAT_VERSION, **state}
+    atomic_write_bytes(path, lambda f: torch.save(full, f))
+
+
+def load_training_state(path: Path) -> dict[str, Any]:
+    """Read a training state with `weights_only=True`; anything else is a user error."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"no training state at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt zip, foreign pickle refused by weights_only, ...
+        raise BadInputError(f"{path} is not a readable deepfake-lab training state ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("kind") != STATE_KIND:
+        raise BadInputError(f"{path} is not a deepfake-lab training state")
+    if state.get("format_version", 0) > FORMAT_VERSION:
+        raise BadInputError(f"{path} was written by a newer deepfake-lab (format {state['format_version']})")
+    return state
+
+
+def export_model(
+    model: nn.Module,
+    out_dir: Path,
+    *,
+    model_name: str,
+    model_kwargs: dict[str, Any],
+    family: str,
+    card: dict[str, Any] | None = None,
+    stem: str = "model",
+) -> tuple[Path, Path]:
+    """Write `<stem>.safetensors` and `<stem>.json` (the model card) into `out_dir`.
+
+    The card carries what rebuilds the model (registered name + kwargs) plus whatever `card` adds
+    (input spec, training data, command, metrics).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    st_path, json_path = out_dir / f"{stem}.safetensors", out_dir / f"{stem}.json"
+    full_card = {
+        "kind": CARD_KIND,
+        "format_version": FORMAT_VERSION,
+        "model": model_name,
+        "model_kwargs": model_kwargs,
+        "family": family,
+        "deepfake_lab_version": __version__,
+        "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(card or {}),
+    }
+    atomic_write_bytes(st_path, lambda f: f.write(_safetensors_bytes(tensors, model_name)))
+    atomic_write_text(json_path, json.dumps(full_card, indent=2, default=str) + "\n")
+    return st_path, json_path
+
+
+def _safetensors_bytes(tensors: dict[str, torch.Tensor], model_name: str) -> bytes:
+    from safetensors.torch import save
+
+    return save(tensors, metadata={"kind": CARD_KIND, "model": model_name})
+
+
+def resolve_export(path: Path) -> tuple[Path, Path]:
+    """Accept a run dir, an export dir, a .safetensors or a .json card; return (weights, card) paths."""
+    path = Path(path)
+    if path.is_dir():
+        for cand in (path / "export" / "model.safetensors", path / "model.safetensors"):
+            if cand.is_file():
+                path = cand
+                break
+        else:
+            raise BadInputError(f"no exported model in {path} (expected export/model.safetensors)")
+    if path.suffix == ".json":
+        st, card = path.with_suffix(".safetensors"), path
+    else:
+        st, card = path, path.with_suffix(".json")
+    if not st.is_file():
+        raise BadInputError(f"model weights not found: {st}")
+    if not card.is_file():
+        raise BadInputError(f"model card not found beside the weights: {card}")
+    return st, card
+
+
+def read_card(path: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise BadInputError(f"{path} is not a deepfake-lab model card") from None
+    if not isinstance(card, dict) or card.get("kind") != CARD_KIND or "model" not in card:
+        raise BadInputError(f"{path} is not a deepfake-lab model card")
+    return card
+
+
+def load_exported(path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild an exported model from its card and safetensors weights; returns (model in eval mode, card)."""
+    from deepfake_lab.registry import create_model
+
+    st, card_path = resolve_export(path)
+    card = read_card(card_path)
+    try:
+        tensors = load_file(st)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BadInputError(f"{st} is not a readable safetensors file ({exc})") from None
+    model = create_model(card["model"], **card.get("model_kwargs", {}))
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        raise BadInputError(
+            f"{st} does not match model {card['model']!r} (missing {len(missing)}, unexpected {len(unexpected)} tensors)"
+        )
+    return model.eval(), card
+
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "export_model",
+    "load_exported",
+    "load_training_state",
+    "read_card",
+    "rng_state",
+
+    "save_training_state",
+    "set_rng_state",
+]

@@ -1,0 +1,375 @@
+"""The one training loop. Every family trains through `Trainer`; tasks supply losses and phases.
+
+Example:
+    >>> from deepfake_lab.config import RunConfig, TrainConfig
+    >>> cfg = RunConfig(model="ae-dense", train=TrainConfig(steps=20))
+    >>> result = Trainer(cfg, run_dir="runs/doc-example", progress=False).fit()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import random
+import shlex
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch import nn
+
+from deepfake_lab.config import RunConfig, config_from_dict, dump_yaml
+from deepfake_lab.data.datasets import BatchSampler, ImageDataset, load_dataset
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.imaging import make_grid, save_image, stack_grids
+from deepfake_lab.registry import create_model, model_entry
+from deepfake_lab.train.checkpoint import (
+    export_model,
+    load_training_state,
+    rng_state,
+    save_training_state,
+    set_rng_state,
+)
+from deepfake_lab.train.logging import RunLogger
+from deepfake_lab.train.tasks import Task, create_task
+
+CHECKPOINT_NAME = "checkpoints/last.pt"
+
+
+class TrainingInterrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised after Ctrl-C once the checkpoint is safely written."""
+
+    def __init__(self, run_dir: Path, step: int) -> None:
+        super().__init__(f"interrupted at step {step}; checkpoint saved in {run_dir}")
+        self.run_dir, self.step = run_dir, step
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    steps_per_second: float
+    eval: dict[str, float] = field(default_factory=dict)
+    export: Path | None = None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BadInputError("--device cuda asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fill_model_kwargs(cfg: RunConfig, data: ImageDataset) -> dict[str, Any]:
+    """Model kwargs with what the data determines (input shape, class count) filled in when accepted."""
+    kwargs = dict(cfg.model_kwargs)
+    params = inspect.signature(model_entry(cfg.model).factory).parameters
+    if "in_shape" in params and "in_shape" not in kwargs:
+        kwargs["in_shape"] = list(data.shape)
+    if "n_classes" in params and "n_classes" not in kwargs and data.classes:
+        kwargs["n_classes"] = len(data.classes)
+    return kwargs
+
+
+def build_optimizer(params: list[nn.Parameter], cfg: RunConfig) -> torch.optim.Optimizer:
+    o = cfg.optim
+    if o.name == "adam":
+        return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    if o.name == "adamw":
+        return torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, cfg: RunConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    warm, total, kind = cfg.optim.warmup_steps, max(1, cfg.train.steps), cfg.optim.scheduler
+
+    def factor(step: int) -> float:
+        if warm and step < warm:
+            return (step + 1) / warm
+        if kind == "cosine":
+            t = min(1.0, (step - warm) / max(1, total - warm))
+            return 0.5 * (1 + math.cos(math.pi * t))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+class Trainer:
+    """Runs a task's phases for `cfg.train.steps` steps with logging, previews, checkpoints and export.
+
+    Args:
+        cfg: the resolved run configuration.
+        run_dir: where config.yaml, metrics.jsonl, tb/, samples/, checkpoints/ and export/ go.
+        progress: show a rich progress bar with ETA.
+        console: rich console for messages.
+        tensorboard: also write TensorBoard events.
+        command: the command line recorded in the model card.
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        run_dir: Path | str,
+        *,
+        progress: bool = True,
+        console: Console | None = None,
+        tensorboard: bool = True,
+        command: str | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.show_progress = progress
+        self.console = console or Console(stderr=True)
+        self.tensorboard = tensorboard
+        self.command = command or shlex.join(["deepfake-lab", *sys.argv[1:]])
+        t = cfg.train
+        self.device = resolve_device(t.device)
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        seed_everything(t.seed)
+
+        d = cfg.data
+        self.train_data = load_dataset(d.name, "train", image_size=d.image_size, channels=d.channels, limit=d.limit)
+        try:
+            self.eval_data = load_dataset(d.name, "test", image_size=d.image_size, channels=d.channels)
+        except BadInputError:
+            self.eval_data = self.train_data
+        entry = model_entry(cfg.model)
+        self.family = entry.family
+        cfg.task = cfg.task or entry.tags.get("task")
+        if cfg.task is None:
+            raise BadInputError(f"model {cfg.model!r} has no default task; set `task` in the config")
+        cfg.task_kwargs = {**entry.tags.get("task_defaults", {}), **cfg.task_kwargs}
+        cfg.model_kwargs = fill_model_kwargs(cfg, self.train_data)
+        self.model = create_model(cfg.model, **cfg.model_kwargs)
+        self.is_conv = bool(entry.tags.get("conv", False))
+        self.channels_last = t.channels_last if t.channels_last is not None else (self.is_conv and t.precision == "bf16")
+        self.task: Task = create_task(cfg.task, self.model, **cfg.task_kwargs)
+        for net in self.task.nets.values():
+            net.to(self.device)
+            if self.channels_last:
+                net.to(memory_format=torch.channels_last)
+        groups = self.task.parameter_groups()
+        self.optimizers = {k: build_optimizer(v, cfg) for k, v in groups.items()}
+        self.schedulers = {k: build_scheduler(o, cfg) for k, o in self.optimizers.items()}
+        self.sampler = BatchSampler(len(self.train_data), t.batch_size, seed=t.seed)
+        self.step = 0
+        self.logger: RunLogger | None = None
+        g = torch.Generator().manual_seed(1234)
+        n_eval = min(len(self.eval_data), 512)
+        self.eval_batch = self.eval_data.batch(torch.randperm(len(self.eval_data), generator=g)[:n_eval])
+
+    # ---------------------------------------------------------------- state
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT_NAME
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "model": self.cfg.model,
+            "model_kwargs": self.cfg.model_kwargs,
+            "config": self.cfg.to_dict(),
+            "nets": {k: v.state_dict() for k, v in self.task.nets.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "sampler": self.sampler.state_dict(),
+            "task": self.task.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def save_checkpoint(self) -> Path:
+        save_training_state(self.checkpoint_path, self.state_dict())
+        return self.checkpoint_path
+
+    def load_checkpoint(self, path: Path | None = None) -> None:
+        state = load_training_state(path or self.checkpoint_path)
+        if state["model"] != self.cfg.model:
+            raise BadInputError(f"checkpoint is for model {state['model']!r}, not {self.cfg.model!r}")
+        try:
+            for k, net in self.task.nets.items():
+                net.load_state_dict(state["nets"][k])
+            for k, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+            for k, s in self.schedulers.items():
+                s.load_state_dict(state["schedulers"][k])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise BadInputError(f"checkpoint does not match this run's model/optimizers: {str(exc)[:200]}") from None
+        self.sampler.load_state_dict(state["sampler"])
+        self.task.load_state_dict(state["task"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+    # ---------------------------------------------------------------- loop
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.cfg.train.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def train_step(self) -> dict[str, float]:
+        """One step: every phase of the task, each with its own optimizer."""
+        batch = self.train_data.batch(self.sampler.next()).to(self.device, self.channels_last)
+        logs: dict[str, float] = {}
+        phases = self.task.phases(self.step)
+        for phase in phases:
+            opt = self.optimizers[phase.optimizer]
+            opt.zero_grad(set_to_none=True)
+            with self._autocast():
+                out = phase.loss(batch)
+            loss = out["loss"]
+            if not torch.isfinite(loss):
+                raise BadInputError(f"loss became {loss.item()} at step {self.step} (phase {phase.name}); lower the lr")
+            loss.backward()
+            if self.cfg.optim.grad_clip:
+                params = [p for grp in opt.param_groups for p in grp["params"]]
+                torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
+            opt.step()
+            self.schedulers[phase.optimizer].step()
+            prefix = f"{phase.name}/" if len(phases) > 1 else ""
+            for k, v in out.items():
+                logs[prefix + k] = float(v.detach())
+        self.step += 1
+        return logs
+
+    @torch.no_grad()
+    def preview(self) -> Path | None:
+        """Write samples/step_XXXXXX.png (and TensorBoard images) without touching the training RNG."""
+        for net in self.task.nets.values():
+            net.eval()
+        with torch.random.fork_rng(devices=[]), self._autocast():
+            torch.manual_seed(0)
+            grids = self.task.samples(self.eval_batch.to(self.device))
+        for net in self.task.nets.values():
+            net.train()
+        if not grids:
+            return None
+        tiles = [make_grid(g.float(), nrow=8) for g in grids.values()]
+        path = save_image(stack_grids(tiles), self.run_dir / "samples" / f"step_{self.step:06d}.png")
+        if self.logger is not None:
+            for (name, _), tile in zip(grids.items(), tiles):
+                self.logger.image(name, tile, self.step)
+        return path
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        for net in self.task.nets.values():
+            net.eval()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            out = self.task.evaluate(self.eval_batch.to(self.device))
+        for net in self.task.nets.values():
+            net.train()
+        return out
+
+    def export(self, metrics: dict[str, float] | None = None) -> Path:
+        net = self.task.nets[self.task.main_net]
+        card = {
+            "input": {"shape": list(self.train_data.shape), "range": [0.0, 1.0], "mean": [0.0], "std": [1.0]},
+            "training": {
+                "data": self.cfg.data.name,
+                "items": len(self.train_data),
+                "steps": self.step,
+                "task": self.cfg.task,
+                "task_kwargs": self.cfg.task_kwargs,
+                "precision": self.cfg.train.precision,
+                "command": self.command,
+            },
+            "metrics": metrics or {},
+        }
+        st, _ = export_model(
+            net.to(memory_format=torch.contiguous_format),
+            self.run_dir / "export",
+            model_name=self.cfg.model,
+            model_kwargs=self.cfg.model_kwargs,
+            family=self.family,
+            card=card,
+        )
+        if self.channels_last:
+            net.to(memory_format=torch.channels_last)
+        return st
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train until `cfg.train.steps`; Ctrl-C saves a checkpoint and raises TrainingInterrupted."""
+        t = self.cfg.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.load_checkpoint()
+        elif self.checkpoint_path.exists():
+            raise BadInputError(f"{self.run_dir} already holds a run; use --resume or another --name")
+        dump_yaml(self.cfg, self.run_dir / "config.yaml")
+        self.logger = RunLogger(self.run_dir, tensorboard=self.tensorboard)
+        for net in self.task.nets.values():
+            net.train()
+        self.task.setup(self.train_data)
+        acc: dict[str, list[float]] = defaultdict(list)
+        start_step, t0 = self.step, time.perf_counter()
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=self.console,
+            disable=not self.show_progress,
+            transient=False,
+        )
+        try:
+            with progress:
+                bar = progress.add_task(f"train {self.cfg.model}", total=t.steps, completed=self.step, info="")
+                while self.step < t.steps and self.task.phases(self.step):
+                    logs = self.train_step()
+                    for k, v in logs.items():
+                        acc[k].append(v)
+                    if self.step % t.log_every == 0 or self.step == t.steps:
+                        means = {k: float(np.mean(v)) for k, v in acc.items()}
+                        means["lr"] = self.schedulers[next(iter(self.schedulers))].get_last_lr()[0] if self.schedulers else 0.0
+                        self.logger.log(self.step, means, time=round(time.perf_counter() - t0, 3))
+                        acc.clear()
+                        progress.update(bar, info=f"loss {means.get('loss', float('nan')):.4g}")
+                    if self.step % t.sample_every == 0:
+                        self.preview()
+                    if self.step % t.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    progress.update(bar, completed=self.step)
+        except KeyboardInterrupt:
+            self.save_checkpoint()
+            self.logger.close()
+            raise TrainingInterrupted(self.run_dir, self.step) from None
+        elapsed = time.perf_counter() - t0
+        sps = (self.step - start_step) / elapsed if self.step > start_step else 0.0
+        self.save_checkpoint()
+        metrics = self.evaluate()
+        self.preview()
+        metrics_line = {**metrics, "steps_per_second": round(sps, 3)}
+        self.logger.log(self.step, metrics_line, time=round(elapsed, 3))
+        self.logger.close()
+        self.logger = None
+        export = self.export(metrics)
+        return TrainResult(self.run_dir, self.step, sps, metrics, export)
+
+
+def resume_config(run_dir: Path) -> RunConfig:
+    """The resolved config saved in a run dir."""
+    from deepfake_lab.config import load_yaml
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        raise BadInputError(f"{run_dir} is not a run dir (no config.yaml)")
+    return config_from_dict(load_yaml(path))
