@@ -19,16 +19,34 @@ def train_quick(tmp_path):
     """Train a model on digits through the one Trainer; returns (trainer, result)."""
     counter = iter(range(10**6))
 
-    def _train(model: str, *, steps: int, model_kwargs=None, task_kwargs=None, lr=1e-3, batch_size=64,
-               seed=0, scheduler="none", data="digits", **train_kw):
+    def _train(
+        model: str,
+        *,
+        steps: int,
+        model_kwargs=None,
+        task_kwargs=None,
+        lr=1e-3,
+        batch_size=64,
+        seed=0,
+        scheduler="none",
+        data="digits",
+        **train_kw,
+    ):
         cfg = RunConfig(
             model=model,
             model_kwargs=model_kwargs or {},
             task_kwargs=task_kwargs or {},
             data=DataConfig(name=data),
             optim=OptimConfig(lr=lr, scheduler=scheduler),
-            train=TrainConfig(steps=steps, batch_size=batch_size, seed=seed, sample_every=10**6,
-                              checkpoint_every=10**6, log_every=100, **train_kw),
+            train=TrainConfig(
+                steps=steps,
+                batch_size=batch_size,
+                seed=seed,
+                sample_every=10**6,
+                checkpoint_every=10**6,
+                log_every=100,
+                **train_kw,
+            ),
         )
         trainer = Trainer(cfg, tmp_path / f"run{next(counter)}", progress=False, tensorboard=False)
         return trainer, trainer.fit()

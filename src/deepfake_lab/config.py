@@ -157,7 +157,7 @@ def validate(cfg: RunConfig) -> None:
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """"optim.lr=2e-4" -> (["optim", "lr"], 0.0002); values are parsed as YAML."""
+    """Split `optim.lr=2e-4` into (["optim", "lr"], 0.0002); values are parsed as YAML."""
     if "=" not in item:
         raise BadInputError(f"override {item!r} must look like key.sub=value")
     key, raw = item.split("=", 1)

@@ -33,7 +33,9 @@ def make_grid(images: Tensor, nrow: int = 8, pad: int = 2, min_size: int = 32) -
     grid = torch.ones(c, rows * (h + pad) + pad, ncol * (w + pad) + pad)
     for i in range(n):
         r, col = divmod(i, ncol)
-        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = images[i]
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = (
+            images[i]
+        )
     return grid
 
 

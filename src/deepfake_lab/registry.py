@@ -74,7 +74,9 @@ class Registry(Generic[T]):
 MODELS: Registry[nn.Module] = Registry("model")
 
 
-def register_model(name: str, *, family: str, **tags: Any) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register_model(
+    name: str, *, family: str, **tags: Any
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a model factory: `@register_model("ae-dense", family="autoencoder", task="autoencoder")`."""
     return MODELS.register(name, family=family, **tags)
 

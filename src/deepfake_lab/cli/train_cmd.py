@@ -17,6 +17,11 @@ from deepfake_lab.train.trainer import Trainer, TrainingInterrupted, resume_conf
 
 
 def register(app: typer.Typer) -> None:
+    register_training(app)
+    register_showcase(app)
+
+
+def register_training(app: typer.Typer) -> None:
     @app.command("train")
     def train(
         name: str = typer.Argument(None, help="Model or preset name (see `deepfake-lab models`)."),
@@ -38,8 +43,14 @@ def register(app: typer.Typer) -> None:
         """Train a model; writes config, metrics, samples, checkpoints and an export to the run dir."""
         console = Console(stderr=True)
         opts = {
-            "data.name": data, "train.steps": steps, "train.batch_size": batch_size, "optim.lr": lr,
-            "train.precision": precision, "train.seed": seed, "train.device": device, "name": run_name,
+            "data.name": data,
+            "train.steps": steps,
+            "train.batch_size": batch_size,
+            "optim.lr": lr,
+            "train.precision": precision,
+            "train.seed": seed,
+            "train.device": device,
+            "name": run_name,
             "runs_dir": None if runs_dir is None else str(runs_dir),
         }
         flags = [f"{k}={v}" for k, v in opts.items() if v is not None]
@@ -47,7 +58,9 @@ def register(app: typer.Typer) -> None:
             if name or config:
                 raise BadInputError("--resume takes its config from the run dir; drop the model name and --config")
             load_training_state(resume / "checkpoints" / "last.pt")  # fail early, one line, if unusable
-            cfg = apply_overrides(resume_config(resume), [f for f in flags if f.startswith(("train.steps", "train.device"))] + list(set_))
+            cfg = apply_overrides(
+                resume_config(resume), [f for f in flags if f.startswith(("train.steps", "train.device"))] + list(set_)
+            )
             run_dir = resume
         else:
             if name is None and config is None:
@@ -81,10 +94,25 @@ def register(app: typer.Typer) -> None:
     @app.command("interpolate")
     def interpolate(
         run: Path = typer.Argument(..., help="Run dir or exported model (.safetensors/.json)."),
-        a: str = typer.Option(..., "--a", help="First image: test-set index or image file."),
-        b: str = typer.Option(..., "--b", help="Second image: test-set index or image file."),
+        a: str = typer.Option(..., "--a", help="First image: test-set index or image file (GAN: SEED[:CLASS])."),
+        b: str = typer.Option(..., "--b", help="Second image: test-set index or image file (GAN: SEED[:CLASS])."),
         steps: int = typer.Option(8, "--steps", min=2, max=64),
         out: Path = typer.Option(Path("strip.png"), "--out", "-o", help="Output PNG."),
+        mode: str = typer.Option("lerp", "--mode", help="lerp (straight line) | slerp (great circle)."),
     ) -> None:
-        """Decode z = α·z_a + (1-α)·z_b along a strip of STEPS images."""
-        typer.echo(str(interpolate_run(run, a, b, steps, out)))
+        """Decode z = α·z_a + (1-α)·z_b along a strip of STEPS images (GAN runs: --a/--b are SEED[:CLASS])."""
+        typer.echo(str(interpolate_run(run, a, b, steps, out, mode)))
+
+
+def register_showcase(app: typer.Typer) -> None:
+    from deepfake_lab.pipelines.showcase import run_showcase
+
+    @app.command("showcase")
+    def showcase(
+        out: Path = typer.Option(Path("showcase"), "--out", "-o", help="Output folder (index.html + runs)."),
+        data: str = typer.Option("digits", "--data", "-d", help="Dataset for every model."),
+        scale: float = typer.Option(1.0, "--scale", help="Multiply every step budget (e.g. 0.2 for a quick look)."),
+    ) -> None:
+        """Train every autoencoder briefly and write one HTML page comparing them."""
+        path = run_showcase(out, data=data, scale=scale)
+        typer.echo(f"showcase written: {path.resolve()}")

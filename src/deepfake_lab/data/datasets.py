@@ -33,9 +33,7 @@ class Batch:
 
     def to(self, device: torch.device | str, channels_last: bool = False) -> Batch:
         fmt = torch.channels_last if channels_last and self.x.dim() == 4 else torch.contiguous_format
-        return Batch(
-            self.x.to(device, memory_format=fmt), None if self.y is None else self.y.to(device)
-        )
+        return Batch(self.x.to(device, memory_format=fmt), None if self.y is None else self.y.to(device))
 
 
 @dataclass
@@ -164,7 +162,7 @@ def load_image_folder(
     if split != "all":
         rng = np.random.default_rng(0)
         is_test = rng.random(len(files)) < 0.2 if len(files) >= 5 else np.zeros(len(files), bool)
-        files = [f for f, t in zip(files, is_test) if t == (split == "test")]
+        files = [f for f, t in zip(files, is_test, strict=False) if t == (split == "test")]
     if limit is not None:
         files = files[:limit]
     mode = {1: "L", 3: "RGB"}[channels]

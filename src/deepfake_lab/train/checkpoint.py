@@ -194,7 +194,8 @@ def load_exported(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise BadInputError(
-            f"{st} does not match model {card['model']!r} (missing {len(missing)}, unexpected {len(unexpected)} tensors)"
+            f"{st} does not match model {card['model']!r} "
+            f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)"
         )
     return model.eval(), card
 
@@ -207,7 +208,6 @@ __all__ = [
     "load_training_state",
     "read_card",
     "rng_state",
-
     "save_training_state",
     "set_rng_state",
 ]

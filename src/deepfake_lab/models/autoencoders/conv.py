@@ -69,18 +69,27 @@ class ConvAutoencoder(nn.Module):
 
 @register_model("ae-conv", family="autoencoder", task="autoencoder", conv=True)
 def ae_conv(
-    *, in_shape: Sequence[int] = (1, 28, 28), channels: Sequence[int] = (32, 64), latent_dim: int | None = None,
+    *,
+    in_shape: Sequence[int] = (1, 28, 28),
+    channels: Sequence[int] = (32, 64),
+    latent_dim: int | None = None,
 ) -> ConvAutoencoder:
     """Convolutional autoencoder (ReLU, sigmoid output)."""
     return ConvAutoencoder(in_shape=in_shape, channels=channels, latent_dim=latent_dim)
 
 
 @register_model(
-    "ae-conv-denoising", family="autoencoder", task="autoencoder", conv=True,
+    "ae-conv-denoising",
+    family="autoencoder",
+    task="autoencoder",
+    conv=True,
     task_defaults={"noise": "gaussian", "noise_level": 0.5},
 )
 def ae_conv_denoising(
-    *, in_shape: Sequence[int] = (1, 28, 28), channels: Sequence[int] = (32, 64), latent_dim: int | None = None,
+    *,
+    in_shape: Sequence[int] = (1, 28, 28),
+    channels: Sequence[int] = (32, 64),
+    latent_dim: int | None = None,
 ) -> ConvAutoencoder:
     """Denoising convolutional autoencoder (the lecture's Keras example: Gaussian noise factor 0.5)."""
     return ConvAutoencoder(in_shape=in_shape, channels=channels, latent_dim=latent_dim)

@@ -43,11 +43,11 @@ class DenseAutoencoder(nn.Module):
         in_dim = math.prod(self.in_shape)
         widths = [in_dim, *[int(h) for h in hidden], self.latent_dim]
         enc: list[nn.Module] = [nn.Flatten()]
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=False)):
             enc += [nn.Linear(a, b), make_activation(code_activation if i == len(widths) - 2 else activation)]
         dec: list[nn.Module] = []
         rev = widths[::-1]
-        for i, (a, b) in enumerate(zip(rev[:-1], rev[1:])):
+        for i, (a, b) in enumerate(zip(rev[:-1], rev[1:], strict=False)):
             dec += [nn.Linear(a, b), make_activation(out_activation if i == len(rev) - 2 else activation)]
         dec.append(nn.Unflatten(1, self.in_shape))
         self.encoder = nn.Sequential(*enc)
@@ -84,8 +84,12 @@ def ae_dense(
 ) -> DenseAutoencoder:
     """Undercomplete dense autoencoder (code smaller than the input)."""
     return DenseAutoencoder(
-        in_shape=in_shape, hidden=hidden, latent_dim=latent_dim, activation=activation,
-        code_activation=code_activation, out_activation=out_activation,
+        in_shape=in_shape,
+        hidden=hidden,
+        latent_dim=latent_dim,
+        activation=activation,
+        code_activation=code_activation,
+        out_activation=out_activation,
     )
 
 
@@ -101,8 +105,12 @@ def ae_overcomplete(
 ) -> DenseAutoencoder:
     """Overcomplete dense autoencoder (code larger than the input; needs a regulariser to be useful)."""
     return DenseAutoencoder(
-        in_shape=in_shape, hidden=hidden, latent_dim=latent_dim, activation=activation,
-        code_activation=code_activation, out_activation=out_activation,
+        in_shape=in_shape,
+        hidden=hidden,
+        latent_dim=latent_dim,
+        activation=activation,
+        code_activation=code_activation,
+        out_activation=out_activation,
     )
 
 
@@ -110,49 +118,79 @@ def ae_overcomplete(
 def ae_linear(*, in_shape: Sequence[int] = (1, 28, 28), latent_dim: int = 32) -> DenseAutoencoder:
     """Linear autoencoder (no activations): with squared error it reaches PCA's optimum."""
     return DenseAutoencoder(
-        in_shape=in_shape, hidden=(), latent_dim=latent_dim, activation="none",
-        code_activation="none", out_activation="none",
+        in_shape=in_shape,
+        hidden=(),
+        latent_dim=latent_dim,
+        activation="none",
+        code_activation="none",
+        out_activation="none",
     )
 
 
 @register_model(
-    "ae-sparse", family="autoencoder", task="autoencoder",
+    "ae-sparse",
+    family="autoencoder",
+    task="autoencoder",
     task_defaults={"sparsity_beta": 3.0, "sparsity_rho": 0.05},
 )
 def ae_sparse(
-    *, in_shape: Sequence[int] = (1, 28, 28), hidden: Sequence[int] = (), latent_dim: int = 196,
+    *,
+    in_shape: Sequence[int] = (1, 28, 28),
+    hidden: Sequence[int] = (),
+    latent_dim: int = 196,
 ) -> DenseAutoencoder:
     """Sparse autoencoder: sigmoid code units pushed to mean activation ρ by β·Σ KL(ρ‖ρ̂_j)."""
     return DenseAutoencoder(
-        in_shape=in_shape, hidden=hidden, latent_dim=latent_dim, activation="relu",
-        code_activation="sigmoid", out_activation="sigmoid",
+        in_shape=in_shape,
+        hidden=hidden,
+        latent_dim=latent_dim,
+        activation="relu",
+        code_activation="sigmoid",
+        out_activation="sigmoid",
     )
 
 
 @register_model(
-    "ae-denoising", family="autoencoder", task="autoencoder",
+    "ae-denoising",
+    family="autoencoder",
+    task="autoencoder",
     task_defaults={"noise": "mask", "noise_level": 0.3},
 )
 def ae_denoising(
-    *, in_shape: Sequence[int] = (1, 28, 28), hidden: Sequence[int] = (256,), latent_dim: int = 64,
+    *,
+    in_shape: Sequence[int] = (1, 28, 28),
+    hidden: Sequence[int] = (256,),
+    latent_dim: int = 64,
 ) -> DenseAutoencoder:
     """Denoising autoencoder: trained on corrupted inputs x̃, loss against the clean x."""
     return DenseAutoencoder(
-        in_shape=in_shape, hidden=hidden, latent_dim=latent_dim, activation="relu",
-        code_activation="relu", out_activation="sigmoid",
+        in_shape=in_shape,
+        hidden=hidden,
+        latent_dim=latent_dim,
+        activation="relu",
+        code_activation="relu",
+        out_activation="sigmoid",
     )
 
 
 @register_model(
-    "ae-contractive", family="autoencoder", task="autoencoder",
+    "ae-contractive",
+    family="autoencoder",
+    task="autoencoder",
     task_defaults={"contractive_lambda": 0.1},
 )
 def ae_contractive(
-    *, in_shape: Sequence[int] = (1, 28, 28), hidden: Sequence[int] = (), latent_dim: int = 64,
+    *,
+    in_shape: Sequence[int] = (1, 28, 28),
+    hidden: Sequence[int] = (),
+    latent_dim: int = 64,
 ) -> DenseAutoencoder:
     """Contractive autoencoder: penalty λ·‖J_f(x)‖²_F on the encoder's Jacobian."""
     return DenseAutoencoder(
-        in_shape=in_shape, hidden=hidden, latent_dim=latent_dim, activation="sigmoid",
-        code_activation="sigmoid", out_activation="sigmoid",
+        in_shape=in_shape,
+        hidden=hidden,
+        latent_dim=latent_dim,
+        activation="sigmoid",
+        code_activation="sigmoid",
+        out_activation="sigmoid",
     )
-

@@ -36,12 +36,13 @@ class StackedAutoencoder(nn.Module):
         self.in_shape = tuple(int(s) for s in in_shape)
         widths = [math.prod(self.in_shape), *[int(w) for w in layers]]
         self.encoders = nn.ModuleList(
-            nn.Sequential(nn.Linear(a, b), make_activation(activation)) for a, b in zip(widths[:-1], widths[1:])
+            nn.Sequential(nn.Linear(a, b), make_activation(activation))
+            for a, b in zip(widths[:-1], widths[1:], strict=False)
         )
         # Layer 0 reconstructs pixels in [0, 1]; deeper layers reconstruct codes in the activation's range.
         self.decoders = nn.ModuleList(
             nn.Sequential(nn.Linear(b, a), nn.Sigmoid() if i == 0 else make_activation(activation))
-            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))
+            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=False))
         )
         self.head = nn.Linear(widths[-1], int(n_classes))
 
