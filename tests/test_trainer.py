@@ -206,3 +206,11 @@ def test_ctrl_c_saves_checkpoint_and_resume_continues(tmp_path):
     assert load_training_state(tmp_path / "r" / "checkpoints" / "last.pt")["step"] == step + 20
     card = json.loads((tmp_path / "r" / "export" / "model.json").read_text())
     assert card["training"]["steps"] == step + 20
+
+
+def test_cross_entropy_loss_trains(tmp_path):
+    cfg = _cfg("ae-dense", 60)
+    cfg.task_kwargs = {"loss": "bce"}
+    Trainer(cfg, tmp_path / "bce", progress=False, tensorboard=False).fit()
+    losses = [v for _, v in _losses(tmp_path / "bce")]
+    assert losses[-1] < 0.8 * losses[0]
