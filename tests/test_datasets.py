@@ -16,7 +16,7 @@ def test_digits_splits_are_disjoint_stratified_and_in_range():
     assert train.shape == (1, 8, 8) and len(train) + len(test) == 1797
     assert set(train.labels.tolist()) == set(range(10)) == set(test.labels.tolist())
     b = train.batch(torch.arange(5))
-    assert b.x.dtype == torch.float32 and 0 <= float(b.x.min()) and float(b.x.max()) <= 1
+    assert b.x.dtype == torch.float32 and float(b.x.min()) >= 0 and float(b.x.max()) <= 1
     assert len(load_dataset("digits", "all")) == 1797
 
 
@@ -65,3 +65,12 @@ def test_sampler_covers_each_epoch_and_resumes_exactly():
     s2 = BatchSampler(10, 3, seed=123)
     s2.load_state_dict(state)
     assert [s2.next().tolist() for _ in range(5)] == ahead
+
+
+def test_limit_keeps_every_class():
+    for name in ("digits", "mnist"):
+        try:
+            ds = load_dataset(name, "train", limit=200)
+        except MissingDataError:
+            continue
+        assert len(ds) == 200 and len(set(ds.labels.tolist())) == 10

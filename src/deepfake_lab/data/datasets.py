@@ -38,12 +38,17 @@ class Batch:
 
 @dataclass
 class ImageDataset:
-    """images: uint8 [N, C, H, W]; labels: int64 [N] or None; classes: label names."""
+    """images: uint8 [N, C, H, W]; labels: int64 [N] or None; classes: label names.
+
+    methods: per-item sub-group names or None; real/fake folders keep the manipulation method here
+    (`fake/<method>/...` -> "<method>", `real/...` -> "real").
+    """
 
     name: str
     images: Tensor
     labels: Tensor | None = None
     classes: list[str] | None = None
+    methods: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -65,8 +70,12 @@ class ImageDataset:
         return Batch(x, None if self.labels is None else self.labels[idx])
 
     def subset(self, idx: Tensor) -> ImageDataset:
+        methods = None
+        if self.methods is not None:
+            rows = torch.arange(len(self))[idx].reshape(-1)  # integer rows for index tensors and boolean masks
+            methods = [self.methods[int(i)] for i in rows]
         return ImageDataset(
-            self.name, self.images[idx], None if self.labels is None else self.labels[idx], self.classes
+            self.name, self.images[idx], None if self.labels is None else self.labels[idx], self.classes, methods
         )
 
 
@@ -139,11 +148,38 @@ def _load_fashion(split: str) -> ImageDataset:
     return _from_arrays("fashion-mnist", imgs, labels, list(FASHION_CLASSES))
 
 
+REAL_FAKE_CLASSES = ("real", "fake")  # label 0 = real, 1 = fake
+
+
+def real_fake_layout(root: Path, files: list[Path]) -> bool:
+    """True if every file lies under `root/real/` or `root/fake/` (any case) and both occur."""
+    tops = set()
+    for f in files:
+        parts = f.relative_to(root).parts
+        if len(parts) < 2:
+            return False
+        tops.add(parts[0].lower())
+    return tops == set(REAL_FAKE_CLASSES)
+
+
+def real_fake_label(rel: Path) -> tuple[int, str]:
+    """(label, method) of a file path relative to a real/fake root: real/x.png -> (0, "real"),
+    fake/x.png -> (1, "fake"), fake/<method>/.../x.png -> (1, "<method>/...")."""
+    parts = rel.parts
+    if parts[0].lower() == "real":
+        return 0, "real"
+    return 1, "/".join(parts[1:-1]) or "fake"
+
+
 def load_image_folder(
     root: Path, *, image_size: int = 64, channels: int = 3, split: str = "train", limit: int | None = None
 ) -> ImageDataset:
     """Images under `root` (recursively), resized to a square; sub-folder names become class labels.
 
+    Real/fake mode: when the top-level sub-folders are exactly `real` and `fake` (any case; `fake/<method>/`
+    nesting allowed, no images directly in `root`), labels are binary whatever the sort order — real = 0,
+    fake = 1, classes ["real", "fake"] — and `methods` keeps each item's method ("real" for real items,
+    the sub-folder path below `fake/` or "fake").
     Unreadable images are skipped and counted; an empty folder is a user error.
     """
     from PIL import Image, UnidentifiedImageError
@@ -159,14 +195,17 @@ def load_image_folder(
         raise BadInputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {root}")
     class_names = sorted({p.parent.relative_to(root).as_posix() for p in files})
     labelled = len(class_names) > 1
+    binary = real_fake_layout(root, files)
     if split != "all":
         rng = np.random.default_rng(0)
         is_test = rng.random(len(files)) < 0.2 if len(files) >= 5 else np.zeros(len(files), bool)
         files = [f for f, t in zip(files, is_test, strict=False) if t == (split == "test")]
-    if limit is not None:
-        files = files[:limit]
+    if limit is not None and limit < len(files):  # a seeded random subset: sorted order would keep one class
+        keep = np.sort(np.random.default_rng(0).permutation(len(files))[:limit])
+        files = [files[i] for i in keep]
     mode = {1: "L", 3: "RGB"}[channels]
     arrays, labels, skipped = [], [], 0
+    methods: list[str] = []
     for f in files:
         try:
             with Image.open(f) as im:
@@ -175,12 +214,21 @@ def load_image_folder(
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
             skipped += 1
             continue
-        labels.append(class_names.index(f.parent.relative_to(root).as_posix()))
+        if binary:
+            label, method = real_fake_label(f.relative_to(root))
+            labels.append(label)
+            methods.append(method)
+        else:
+            labels.append(class_names.index(f.parent.relative_to(root).as_posix()))
     if not arrays:
         raise BadInputError(f"no readable images in {root} ({skipped} unreadable)")
     x = np.stack(arrays)
     x = x[:, None] if channels == 1 else x.transpose(0, 3, 1, 2)
-    ds = _from_arrays(str(root), x, np.asarray(labels) if labelled else None, class_names if labelled else None)
+    if binary:
+        ds = _from_arrays(str(root), x, np.asarray(labels), list(REAL_FAKE_CLASSES))
+        ds.methods = methods
+    else:
+        ds = _from_arrays(str(root), x, np.asarray(labels) if labelled else None, class_names if labelled else None)
     ds.skipped = skipped  # type: ignore[attr-defined]
     return ds
 
@@ -200,7 +248,7 @@ def load_dataset(
         split: "train" or "test" ("all" for folders).
         image_size: resize target for folders (built-ins keep their native size unless given).
         channels: 1 or 3 for folders (default 3).
-        limit: keep only the first `limit` items.
+        limit: keep a seeded random subset of `limit` items (every class stays represented).
     """
     if split not in ("train", "test", "all"):
         raise BadInputError(f"split must be train, test or all, got {split!r}")
@@ -213,15 +261,19 @@ def load_dataset(
     elif name in loaders:
         ds = loaders[name](split)
     elif Path(name).exists():
-        ds = load_image_folder(Path(name), image_size=image_size or 64, channels=channels or 3, split=split)
+        ds = load_image_folder(
+            Path(name), image_size=image_size or 64, channels=channels or 3, split=split, limit=limit
+        )
         image_size = None
     else:
         raise BadInputError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN_DATASETS)} or an image folder")
     if limit is not None:
         if limit < 1:
             raise BadInputError(f"limit must be >= 1, got {limit}")
-        ds = ds.subset(torch.arange(min(limit, len(ds))))
+        if limit < len(ds):  # a seeded random subset (built-ins are stored grouped by class)
+            g = torch.Generator().manual_seed(0)
+            ds = ds.subset(torch.randperm(len(ds), generator=g)[:limit].sort().values)
     if image_size is not None and image_size != ds.shape[1]:
         x = torch.nn.functional.interpolate(ds.images.float(), size=(image_size, image_size), mode="bilinear")
-        ds = ImageDataset(ds.name, x.round().clamp(0, 255).to(torch.uint8), ds.labels, ds.classes)
+        ds = ImageDataset(ds.name, x.round().clamp(0, 255).to(torch.uint8), ds.labels, ds.classes, ds.methods)
     return ds

@@ -23,7 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from torch import nn
 
 from deepfake_lab.config import RunConfig, config_from_dict, dump_yaml
@@ -76,23 +83,33 @@ def seed_everything(seed: int) -> None:
 
 
 def fill_model_kwargs(cfg: RunConfig, data: ImageDataset) -> dict[str, Any]:
-    """Model kwargs with what the data determines (input shape, class count) filled in when accepted."""
+    """Model kwargs with what the data determines (shape, image size, channels, class count), where accepted."""
     kwargs = dict(cfg.model_kwargs)
     params = inspect.signature(model_entry(cfg.model).factory).parameters
     if "in_shape" in params and "in_shape" not in kwargs:
         kwargs["in_shape"] = list(data.shape)
+    c, h, w = data.shape
+    if "image_size" in params and "image_size" not in kwargs and h == w:
+        kwargs["image_size"] = h
+    if "in_channels" in params and "in_channels" not in kwargs:
+        kwargs["in_channels"] = c
     if "n_classes" in params and "n_classes" not in kwargs and data.classes:
         kwargs["n_classes"] = len(data.classes)
     return kwargs
 
 
-def build_optimizer(params: list[nn.Parameter], cfg: RunConfig) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: list[nn.Parameter], cfg: RunConfig, *, lr: float | None = None, betas: list[float] | None = None
+) -> torch.optim.Optimizer:
+    """The optimizer `cfg.optim` names; `lr`/`betas` (a task's per-optimizer settings) override the config."""
     o = cfg.optim
+    lr = o.lr if lr is None else float(lr)
+    b = tuple(o.betas if betas is None else betas)
     if o.name == "adam":
-        return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        return torch.optim.Adam(params, lr=lr, betas=b, weight_decay=o.weight_decay)
     if o.name == "adamw":
-        return torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
-    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        return torch.optim.AdamW(params, lr=lr, betas=b, weight_decay=o.weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay)
 
 
 def build_scheduler(opt: torch.optim.Optimizer, cfg: RunConfig) -> torch.optim.lr_scheduler.LambdaLR:
@@ -158,14 +175,17 @@ class Trainer:
         cfg.model_kwargs = fill_model_kwargs(cfg, self.train_data)
         self.model = create_model(cfg.model, **cfg.model_kwargs)
         self.is_conv = bool(entry.tags.get("conv", False))
-        self.channels_last = t.channels_last if t.channels_last is not None else (self.is_conv and t.precision == "bf16")
+        self.channels_last = (
+            t.channels_last if t.channels_last is not None else (self.is_conv and t.precision == "bf16")
+        )
         self.task: Task = create_task(cfg.task, self.model, **cfg.task_kwargs)
         for net in self.task.nets.values():
             net.to(self.device)
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)
         groups = self.task.parameter_groups()
-        self.optimizers = {k: build_optimizer(v, cfg) for k, v in groups.items()}
+        settings = self.task.optimizer_settings()
+        self.optimizers = {k: build_optimizer(v, cfg, **settings.get(k, {})) for k, v in groups.items()}
         self.schedulers = {k: build_scheduler(o, cfg) for k, o in self.optimizers.items()}
         self.sampler = BatchSampler(len(self.train_data), t.batch_size, seed=t.seed)
         self.step = 0
@@ -261,7 +281,7 @@ class Trainer:
         tiles = [make_grid(g.float(), nrow=8) for g in grids.values()]
         path = save_image(stack_grids(tiles), self.run_dir / "samples" / f"step_{self.step:06d}.png")
         if self.logger is not None:
-            for (name, _), tile in zip(grids.items(), tiles):
+            for (name, _), tile in zip(grids.items(), tiles, strict=False):
                 self.logger.image(name, tile, self.step)
         return path
 
@@ -339,10 +359,13 @@ class Trainer:
                         acc[k].append(v)
                     if self.step % t.log_every == 0 or self.step == t.steps:
                         means = {k: float(np.mean(v)) for k, v in acc.items()}
-                        means["lr"] = self.schedulers[next(iter(self.schedulers))].get_last_lr()[0] if self.schedulers else 0.0
+                        means["lr"] = (
+                            self.schedulers[next(iter(self.schedulers))].get_last_lr()[0] if self.schedulers else 0.0
+                        )
                         self.logger.log(self.step, means, time=round(time.perf_counter() - t0, 3))
                         acc.clear()
-                        progress.update(bar, info=f"loss {means.get('loss', float('nan')):.4g}")
+                        shown = [k for k in means if k == "loss" or k.endswith("/loss")]
+                        progress.update(bar, info=" ".join(f"{k} {means[k]:.4g}" for k in shown))
                     if self.step % t.sample_every == 0:
                         self.preview()
                     if self.step % t.checkpoint_every == 0:

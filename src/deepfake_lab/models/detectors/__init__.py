@@ -1,0 +1,27 @@
+"""Detection: the detector family. Importing this module registers every variant.
+
+All detectors share one output contract (see `base.py`): forward(x [B, 3, H, W] in [0, 1]) ->
+{"logits": [B], "probs": [B] (probability of FAKE), "features": [B, F]}.
+"""
+
+from deepfake_lab.models.detectors import efficientnet, frequency, meso, resnet, xception  # noqa: F401
+from deepfake_lab.models.detectors.efficientnet import EfficientNetDetector
+from deepfake_lab.models.detectors.frequency import DCTDetector, FrequencyDetector, SpectrumDetector
+from deepfake_lab.models.detectors.meso import MesoNet
+from deepfake_lab.models.detectors.resnet import ResNetDetector
+from deepfake_lab.models.detectors.xception import XceptionDetector
+
+CNN_DETECTORS = ("meso4", "meso-inception4", "xception", "efficientnet-b0", "resnet18")
+FREQUENCY_DETECTORS = ("spectrum-lr", "dct-lr")
+
+__all__ = [
+    "CNN_DETECTORS",
+    "FREQUENCY_DETECTORS",
+    "DCTDetector",
+    "EfficientNetDetector",
+    "FrequencyDetector",
+    "MesoNet",
+    "ResNetDetector",
+    "SpectrumDetector",
+    "XceptionDetector",
+]

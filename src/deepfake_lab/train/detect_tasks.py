@@ -1,0 +1,233 @@
+"""Detection tasks: binary real (0) / fake (1) classification with robustness augmentation.
+
+* "detection": a CNN detector trained with binary cross-entropy on its logit; each training image is
+  degraded with configurable probabilities (JPEG, blur, down/up-scaling, H.264 re-encode, colour jitter:
+  see `deepfake_lab.data.augment`) — the lecture's first difficulty, low video quality.
+* "frequency-detection": a frequency detector (`spectrum-lr`, `dct-lr`) fitted in closed form in `setup`
+  (like PCA): no optimiser, no steps.
+
+Both evaluate accuracy / AUC / AP / EER / log-loss on the eval batch, and AUC again after fixed
+degradations (JPEG q50, H.264 CRF 35, ×0.5 resize) to show how robust the detector is.
+The data must be a real/fake folder (`real/`, `fake/` or `fake/<method>/`), which the dataset loader
+labels real = 0, fake = 1 whatever the folder order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from deepfake_lab.data.augment import RobustnessAugment, h264_roundtrip, jpeg, resize_roundtrip
+from deepfake_lab.data.datasets import REAL_FAKE_CLASSES, Batch, ImageDataset
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.metrics.detection import detection_report
+from deepfake_lab.train.tasks import TASKS, Phase, Task
+
+# fixed degradations of the eval batch: name -> function of float [B, C, H, W]
+EVAL_DEGRADATIONS = {
+    "jpeg50": lambda x: jpeg(x, 50),
+    "h264crf35": lambda x: h264_roundtrip(x, 35),
+    "resize0.5": lambda x: resize_roundtrip(x, 0.5),
+}
+
+
+def check_real_fake(data: ImageDataset) -> None:
+    """Raise BadInputError unless `data` carries binary real/fake labels."""
+    if data.labels is None or data.classes != list(REAL_FAKE_CLASSES):
+        raise BadInputError(
+            f"detection needs a folder with real/ and fake/ (or fake/<method>/) sub-folders; "
+            f"{data.name!r} has classes {data.classes}"
+        )
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, x: Tensor, batch_size: int = 128) -> Tensor:
+    """Fake probabilities [B] (float32) of a detector on x: [B, C, H, W], in chunks."""
+    return torch.cat([model(x[i : i + batch_size])["probs"].float() for i in range(0, len(x), batch_size)])
+
+
+def evaluate_detector(
+    model: nn.Module, batch: Batch, *, degradations: Sequence[str] = tuple(EVAL_DEGRADATIONS)
+) -> dict[str, float]:
+    """eval_{accuracy,auc,ap,eer,log_loss} on the batch, plus eval_auc_<degradation> for each degradation."""
+    if batch.y is None:
+        raise BadInputError("evaluation needs labels")
+    y = batch.y.cpu().numpy()
+    rep = detection_report(y, predict_probs(model, batch.x).cpu().numpy())
+    out = {f"eval_{k}": float(rep[k]) for k in ("accuracy", "auc", "ap", "eer", "log_loss")}
+    for name in degradations:
+        xd = EVAL_DEGRADATIONS[name](batch.x.float().cpu()).to(batch.x.device)
+        out[f"eval_auc_{name}"] = float(detection_report(y, predict_probs(model, xd).cpu().numpy())["auc"])
+    return out
+
+
+def _samples(model: nn.Module, batch: Batch, aug: RobustnessAugment | None) -> dict[str, Tensor]:
+    """Rows: the 8 most-fake and 8 most-real eval images by the detector, and (if any) augmented examples."""
+    p = predict_probs(model, batch.x)
+    order = torch.argsort(p, descending=True)
+    rows = {"most_fake": batch.x[order[:8]].float(), "most_real": batch.x[order.flip(0)[:8]].float()}
+    if aug is not None and aug.active:
+        rows["augmented"] = aug(batch.x[:8], np.random.default_rng(0))
+    return rows
+
+
+@TASKS.register("detection", family="detector")
+class DetectionTask(Task):
+    """Binary cross-entropy (real = 0, fake = 1) on a detector's logit, with robustness augmentation.
+
+    Args:
+        model: a detector following the output contract.
+        pos_weight: weight of the fake class in the BCE (None: 1; use n_real / n_fake for imbalance).
+        label_smoothing: targets become ε/2 and 1 − ε/2.
+        jpeg_p, jpeg_quality, blur_p, blur_sigma, resize_p, resize_scale, h264_p, h264_crf, jitter_p,
+            jitter_strength: augmentation probabilities and ranges (see `RobustnessAugment`).
+        eval_degradations: also report eval AUC after JPEG q50 / H.264 CRF 35 / ×0.5 resize.
+        seed: seed of the augmentation RNG (its state is checkpointed).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        pos_weight: float | None = None,
+        label_smoothing: float = 0.0,
+        jpeg_p: float = 0.0,
+        jpeg_quality: Sequence[int] = (30, 100),
+        blur_p: float = 0.0,
+        blur_sigma: Sequence[float] = (0.2, 2.0),
+        resize_p: float = 0.0,
+        resize_scale: Sequence[float] = (0.25, 0.75),
+        h264_p: float = 0.0,
+        h264_crf: Sequence[int] = (18, 40),
+        jitter_p: float = 0.0,
+        jitter_strength: float = 0.2,
+        eval_degradations: bool = True,
+        seed: int = 0,
+    ) -> None:
+        if not 0 <= label_smoothing < 1:
+            raise BadInputError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if pos_weight is not None and pos_weight <= 0:
+            raise BadInputError(f"pos_weight must be positive, got {pos_weight}")
+        self.nets = {"model": model}
+        self.model = model
+        self.pos_weight = pos_weight
+        self.smooth = float(label_smoothing)
+        self.augment = RobustnessAugment(
+            jpeg_p=jpeg_p, jpeg_quality=tuple(jpeg_quality), blur_p=blur_p, blur_sigma=tuple(blur_sigma),
+            resize_p=resize_p, resize_scale=tuple(resize_scale), h264_p=h264_p, h264_crf=tuple(h264_crf),
+            jitter_p=jitter_p, jitter_strength=jitter_strength,
+        )  # fmt: skip
+        self.eval_degradations = bool(eval_degradations)
+        self.rng = np.random.default_rng(seed)
+
+    def setup(self, data: ImageDataset) -> None:
+        check_real_fake(data)
+
+    def phases(self, step: int) -> list[Phase]:
+        return [Phase("detect", "main", self._loss)]
+
+    def _loss(self, batch: Batch) -> dict[str, Tensor]:
+        if batch.y is None:
+            raise BadInputError("detection needs labelled batches (real = 0, fake = 1)")
+        x = batch.x
+        if self.augment.active:
+            fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+            x = self.augment(x, self.rng).to(x.device, memory_format=fmt)
+        logits = self.model(x)["logits"].float()
+        y = batch.y.float()
+        target = y * (1 - self.smooth) + 0.5 * self.smooth
+        pw = None if self.pos_weight is None else torch.tensor(self.pos_weight, device=logits.device)
+        loss = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pw)
+        acc = ((logits.detach() > 0).float() == y).float().mean()
+        return {"loss": loss, "bce": loss.detach(), "train_acc": acc}
+
+    def samples(self, batch: Batch) -> dict[str, Tensor]:
+        return _samples(self.model, batch, self.augment)
+
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, float]:
+        return evaluate_detector(
+            self.model, batch, degradations=tuple(EVAL_DEGRADATIONS) if self.eval_degradations else ()
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "rng" in state:
+            self.rng.bit_generator.state = state["rng"]
+
+
+@TASKS.register("frequency-detection", family="detector")
+class FrequencyDetectionTask(Task):
+    """Closed-form fit of a frequency detector on (up to `max_fit` items of) the training set in `setup`.
+
+    Args:
+        model: a FrequencyDetector (`spectrum-lr`, `dct-lr`).
+        max_fit: at most this many training images are used.
+        C: inverse L2 strength of the logistic regression.
+        eval_degradations: also report eval AUC after fixed degradations.
+        augment_p: probability of each robustness augmentation (JPEG, blur, resize, H.264) on the fit images
+            (one pass; 0 fits on clean images).
+        seed: seed of the augmentation RNG.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        max_fit: int = 20000,
+        C: float = 1.0,  # noqa: N803
+        eval_degradations: bool = True,
+        augment_p: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        if not hasattr(model, "fit"):
+            raise BadInputError("frequency-detection needs a closed-form detector (spectrum-lr, dct-lr)")
+        self.nets = {"model": model}
+        self.model = model
+        self.max_fit, self.C = int(max_fit), float(C)
+        self.eval_degradations = bool(eval_degradations)
+        self.augment = RobustnessAugment(jpeg_p=augment_p, blur_p=augment_p, resize_p=augment_p, h264_p=augment_p)
+        self.seed = int(seed)
+        self.fitted = False
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {}
+
+    def setup(self, data: ImageDataset) -> None:
+        check_real_fake(data)
+        if self.fitted:
+            return
+        n = min(len(data), self.max_fit)
+        idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))[:n]
+        b = data.batch(idx)
+        x = self.augment(b.x, np.random.default_rng(self.seed)) if self.augment.active else b.x
+        try:
+            self.model.fit(x, b.y, C=self.C, seed=self.seed)
+        except ValueError as exc:
+            raise BadInputError(str(exc)) from None
+        self.fitted = True
+
+    def phases(self, step: int) -> list[Phase]:
+        return []
+
+    def samples(self, batch: Batch) -> dict[str, Tensor]:
+        return _samples(self.model, batch, None)
+
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, float]:
+        return evaluate_detector(
+            self.model, batch, degradations=tuple(EVAL_DEGRADATIONS) if self.eval_degradations else ()
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fitted": self.fitted}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.fitted = bool(state.get("fitted", False))
