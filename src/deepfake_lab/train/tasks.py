@@ -48,6 +48,10 @@ class Task:
         """Optimizer name -> parameters (one optimizer per name)."""
         return {"main": [p for net in self.nets.values() for p in net.parameters() if p.requires_grad]}
 
+    def optimizer_settings(self) -> dict[str, dict[str, Any]]:
+        """Per-optimizer overrides of `optim.lr` / `optim.betas`: name -> {"lr": ..., "betas": [...]}."""
+        return {}
+
     def phases(self, step: int) -> list[Phase]:
         raise NotImplementedError
 
@@ -212,6 +216,7 @@ class StackedAutoencoderTask(Task):
         self.finetune_batch = int(finetune_batch)
         self.label_seed = int(label_seed)
         self.labelled: ImageDataset | None = None
+        self._ft_gen = torch.Generator().manual_seed(self.label_seed + 1)
 
     def setup(self, data: ImageDataset) -> None:
         if data.labels is None:
@@ -225,7 +230,6 @@ class StackedAutoencoderTask(Task):
             take = [p[: max(1, self.n_labels // n_cls)] for p in per]
             idx = torch.cat(take)[: self.n_labels]
         self.labelled = data.subset(idx)
-        self._ft_gen = torch.Generator().manual_seed(self.label_seed + 1)
 
     def stage(self, step: int) -> int:
         """Layer index being pretrained, or depth (fine-tuning)."""
@@ -269,11 +273,10 @@ class StackedAutoencoderTask(Task):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"ft_generator": self._ft_gen.get_state()} if self.labelled is not None else {}
+        return {"ft_generator": self._ft_gen.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if "ft_generator" in state:
-            self._ft_gen.set_state(state["ft_generator"])
+        self._ft_gen.set_state(state["ft_generator"])
 
 
 @TASKS.register("pca", family="autoencoder")
@@ -323,3 +326,10 @@ def create_task(name: str, model: nn.Module, **kwargs: Any) -> Task:
         return entry.factory(model, **kwargs)
     except TypeError as exc:
         raise BadInputError(f"bad task option for {name!r}: {exc}") from None
+
+
+# Task families that live in their own modules register on import (one line each).
+from deepfake_lab.train import (  # noqa: E402
+    detect_tasks,  # noqa: F401  (registers the detection tasks)
+    gan_tasks,  # noqa: F401  (registers the adversarial tasks)
+)

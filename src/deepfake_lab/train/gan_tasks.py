@@ -1,0 +1,172 @@
+"""The adversarial task: a discriminator phase, then a generator phase, each with its own optimizer.
+
+Step t of training (the lecture's alternation):
+1. D phase: gradient step on D for  -[E log D(x) + E log(1 - D(G(z)))]  (G(z) detached);
+2. G phase: gradient step on G for  E log(1 - D(G(z)))  ("minimax", saturating) or  -E log D(G(z))
+   ("non-saturating", the lecture's "standard in practice"); D's weights get no gradient in this phase.
+
+Data batches arrive as floats in [0, 1]; the task maps them to [-1, 1] (G ends in tanh). Conditional
+models (`model.n_classes > 0`) see the batch labels: D(x, y) on real pairs, G(z, y) for the fakes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from deepfake_lab.data.datasets import Batch, ImageDataset
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.losses.adversarial import (
+    D_LOSSES,
+    G_LOSSES,
+    default_d_loss,
+    discriminator_loss,
+    generator_loss,
+)
+from deepfake_lab.train.tasks import TASKS, Phase, Task
+
+PREVIEW_PER_CLASS = 8
+PREVIEW_COUNT = 64
+
+
+def to_signed(x: Tensor) -> Tensor:
+    """[0, 1] -> [-1, 1]."""
+    return x * 2 - 1
+
+
+def to_unit(x: Tensor) -> Tensor:
+    """[-1, 1] -> [0, 1] (clamped, float32)."""
+    return ((x.float() + 1) / 2).clamp(0, 1)
+
+
+@TASKS.register("gan", family="gan")
+class GANTask(Task):
+    """Alternating D/G training of a `GAN` (unconditional or class-conditional).
+
+    Args:
+        model: a `deepfake_lab.models.gans.GAN`.
+        g_loss: "minimax" (saturating log(1 - D(G(z)))), "non-saturating" (-log D(G(z))), "ls" or "hinge".
+        d_loss: "bce", "ls" or "hinge"; default: the one matching g_loss ("bce" for minimax/non-saturating).
+        g_lr: generator learning rate (None: `optim.lr`).
+        d_lr: discriminator learning rate (None: `optim.lr`).
+        betas: Adam betas for both optimizers (None: `optim.betas`).
+    """
+
+    main_net = "model"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        g_loss: str = "non-saturating",
+        d_loss: str | None = None,
+        g_lr: float | None = None,
+        d_lr: float | None = None,
+        betas: list[float] | None = None,
+    ) -> None:
+        if not (hasattr(model, "generator") and hasattr(model, "discriminator")):
+            raise BadInputError("the gan task needs a GAN model (generator + discriminator)")
+        if g_loss not in G_LOSSES:
+            raise BadInputError(f"g_loss must be one of {', '.join(G_LOSSES)}, got {g_loss!r}")
+        d_loss = d_loss or default_d_loss(g_loss)
+        if d_loss not in D_LOSSES:
+            raise BadInputError(f"d_loss must be one of {', '.join(D_LOSSES)}, got {d_loss!r}")
+        for name, lr in (("g_lr", g_lr), ("d_lr", d_lr)):
+            if lr is not None and not 0 < lr <= 10:
+                raise BadInputError(f"{name} must be in (0, 10], got {lr}")
+        if betas is not None and (len(betas) != 2 or not all(0 <= b < 1 for b in betas)):
+            raise BadInputError(f"betas must be two numbers in [0, 1), got {betas}")
+        self.model = model
+        self.nets = {"model": model}
+        self.g_loss_kind, self.d_loss_kind = g_loss, d_loss
+        self.g_lr, self.d_lr = g_lr, d_lr
+        self.betas = None if betas is None else [float(b) for b in betas]
+        self.conditional = int(getattr(model, "n_classes", 0)) > 0
+
+    # ------------------------------------------------------------------ optimizers
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {
+            "discriminator": list(self.model.discriminator.parameters()),
+            "generator": list(self.model.generator.parameters()),
+        }
+
+    def optimizer_settings(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {"discriminator": {}, "generator": {}}
+        if self.d_lr is not None:
+            out["discriminator"]["lr"] = self.d_lr
+        if self.g_lr is not None:
+            out["generator"]["lr"] = self.g_lr
+        if self.betas is not None:
+            for v in out.values():
+                v["betas"] = self.betas
+        return out
+
+    def setup(self, data: ImageDataset) -> None:
+        if self.conditional and data.labels is None:
+            raise BadInputError(f"a conditional GAN needs labelled data; dataset {data.name!r} has no labels")
+
+    def phases(self, step: int) -> list[Phase]:
+        return [Phase("d", "discriminator", self.d_step_loss), Phase("g", "generator", self.g_step_loss)]
+
+    # ------------------------------------------------------------------ losses
+    def _labels(self, batch: Batch) -> Tensor | None:
+        return batch.y if self.conditional else None
+
+    def _z(self, batch: Batch) -> Tensor:
+        return torch.randn(batch.x.shape[0], self.model.latent_dim, device=batch.x.device)
+
+    def d_step_loss(self, batch: Batch) -> dict[str, Tensor]:
+        """D phase: BCE (or ls/hinge) on real images vs detached fakes."""
+        y = self._labels(batch)
+        with torch.no_grad():
+            fake = self.model.generate(self._z(batch), y)
+        real_logits = self.model.discriminate(to_signed(batch.x), y)
+        fake_logits = self.model.discriminate(fake, y)
+        loss = discriminator_loss(real_logits, fake_logits, self.d_loss_kind)
+        return {
+            "loss": loss,
+            "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+        }
+
+    def g_step_loss(self, batch: Batch) -> dict[str, Tensor]:
+        """G phase: the generator objective through a D whose weights take no gradient."""
+        y = self._labels(batch)
+        d_params = list(self.model.discriminator.parameters())
+        flags = [p.requires_grad for p in d_params]
+        for p in d_params:  # the graph is recorded now: D's weights stay out of it
+            p.requires_grad_(False)
+        try:
+            fake_logits = self.model.discriminate(self.model.generate(self._z(batch), y), y)
+        finally:
+            for p, f in zip(d_params, flags, strict=False):
+                p.requires_grad_(f)
+        loss = generator_loss(fake_logits, self.g_loss_kind)
+        return {"loss": loss, "d_g_z": torch.sigmoid(fake_logits.detach().float()).mean()}
+
+    # ------------------------------------------------------------------ previews, eval
+    def _preview_labels(self, device: torch.device) -> Tensor | None:
+        if not self.conditional:
+            return None
+        return torch.arange(self.model.n_classes, device=device).repeat_interleave(PREVIEW_PER_CLASS)
+
+    @torch.no_grad()
+    def samples(self, batch: Batch) -> dict[str, Tensor]:
+        """64 samples from fixed z (the trainer seeds previews); conditional: one row of 8 per class."""
+        device = batch.x.device
+        y = self._preview_labels(device)
+        n = PREVIEW_COUNT if y is None else len(y)
+        z = torch.randn(n, self.model.latent_dim, generator=torch.Generator().manual_seed(0)).to(device)
+        return {"samples": to_unit(self.model.generate(z, y))}
+
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, float]:
+        """D's mean belief on held-out real images and on as many fakes (in eval mode)."""
+        y = self._labels(batch)
+        z = torch.randn(batch.x.shape[0], self.model.latent_dim, device=batch.x.device)
+        fake = self.model.generate(z, y)
+        d_real = torch.sigmoid(self.model.discriminate(to_signed(batch.x), y).float()).mean()
+        d_fake = torch.sigmoid(self.model.discriminate(fake, y).float()).mean()
+        return {"eval_d_real": float(d_real), "eval_d_fake": float(d_fake)}
