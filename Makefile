@@ -23,7 +23,7 @@ data: install
 	$(BIN)/deepfake-lab data fetch
 
 demo: data
-	$(BIN)/deepfake-lab showcase --out runs/showcase-$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/deepfake-lab showcase --data mnist --out runs/showcase-$$(date +%Y%m%d-%H%M%S)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

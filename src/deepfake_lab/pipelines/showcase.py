@@ -114,8 +114,9 @@ def run_showcase(out_dir: Path, *, data: str = "digits", scale: float = 1.0, con
                 "MSE on masked input (ν=0.3) vs clean": float(mse_per_pixel(model(x_noisy), x)),
                 "mean code activation": float(model.encode(x).float().mean()),
             }
-            if e.model != "pca":
-                figures["mean ‖J_f(x)‖_F"] = float(jacobian_frobenius(model, x[:128]))
+            code_units = model.encode(x[:1]).numel()
+            if e.model != "pca" and code_units <= 1024:  # exact Jacobians of big conv codes cost GBs of memory
+                figures["mean ‖J_f(x)‖_F"] = float(jacobian_frobenius(model, x[:64]))
             if "eval_accuracy" in result.eval:
                 figures["test accuracy (100 labels)"] = result.eval["eval_accuracy"]
             recon = make_grid(torch.cat([x[:10], model(x[:10]).float().clamp(0, 1)]), nrow=10)
