@@ -29,6 +29,7 @@ _COMMAND_MODULES = [
     "deepfake_lab.cli.data_cmd",
     "deepfake_lab.cli.gan_cmd",
     "deepfake_lab.cli.extract_cmd",
+    "deepfake_lab.cli.swap_cmd",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -12,7 +12,7 @@ from deepfake_lab.config import apply_overrides, preset_names
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.latent import interpolate_run
 from deepfake_lab.train.checkpoint import load_training_state
-from deepfake_lab.train.run import build_run_config, run_dir_for
+from deepfake_lab.train.run import build_run_config, run_dir_for, swap_faceset_overrides
 from deepfake_lab.train.trainer import Trainer, TrainingInterrupted, resume_config
 
 
@@ -37,6 +37,8 @@ def register_training(app: typer.Typer) -> None:
         run_name: str = typer.Option(None, "--name", help="Run name (folder under --runs-dir)."),
         runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of runs (default ./runs)."),
         resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder exactly."),
+        faces_a: Path = typer.Option(None, "--faces-a", help="Face swap: faceset of identity A (sets data.name)."),
+        faces_b: Path = typer.Option(None, "--faces-b", help="Face swap: faceset of identity B (task_kwargs)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
     ) -> None:
@@ -54,6 +56,8 @@ def register_training(app: typer.Typer) -> None:
             "runs_dir": None if runs_dir is None else str(runs_dir),
         }
         flags = [f"{k}={v}" for k, v in opts.items() if v is not None]
+        if faces_a is not None or faces_b is not None:  # face-swap sugar: two facesets from `extract`
+            flags += swap_faceset_overrides(faces_a, faces_b)
         if resume is not None:
             if name or config:
                 raise BadInputError("--resume takes its config from the run dir; drop the model name and --config")

@@ -244,8 +244,9 @@ def load_dataset(
     """Load a dataset by name ("digits", "mnist", "fashion-mnist") or an image folder path.
 
     Args:
-        name: built-in name or a folder of images.
-        split: "train" or "test" ("all" for folders).
+        name: built-in name, a faceset folder (`deepfake_lab.data.faceset`: uint8 [N, 4, S, S], RGB + face
+            mask, "test" = the held-out end of each source) or a folder of images.
+        split: "train" or "test" ("all" for folders and facesets).
         image_size: resize target for folders (built-ins keep their native size unless given).
         channels: 1 or 3 for folders (default 3).
         limit: keep a seeded random subset of `limit` items (every class stays represented).
@@ -260,6 +261,10 @@ def load_dataset(
         )
     elif name in loaders:
         ds = loaders[name](split)
+    elif (Path(name) / "faces.jsonl").is_file():  # an `extract` faceset: RGB + face mask, held-out split
+        from deepfake_lab.data.faceset import load_faceset
+
+        return load_faceset(name, split, image_size=image_size or 64, limit=limit)
     elif Path(name).exists():
         ds = load_image_folder(
             Path(name), image_size=image_size or 64, channels=channels or 3, split=split, limit=limit

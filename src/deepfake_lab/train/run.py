@@ -60,3 +60,18 @@ def run_dir_for(cfg: RunConfig, preset: str | None) -> Path:
         raise BadInputError(f"run name {name!r} may only use letters, digits, '.', '_' and '-'")
     cfg.name = name
     return Path(cfg.runs_dir) / name
+
+
+def swap_faceset_overrides(faces_a: Path | None, faces_b: Path | None) -> list[str]:
+    """`--faces-a A --faces-b B` as overrides: data.name=A, task_kwargs.faces_b=B, model_kwargs.crop_margin."""
+    from deepfake_lab.data.faceset import faceset_margin, is_faceset
+
+    out = []
+    for flag, p in (("--faces-a", faces_a), ("--faces-b", faces_b)):
+        if p is None:
+            raise BadInputError(f"face-swap training needs both --faces-a and --faces-b ({flag} is missing)")
+        if not is_faceset(p):
+            raise BadInputError(f"{flag} {p} is not a faceset (no faces.jsonl; make one with `deepfake-lab extract`)")
+    out += [f"data.name={faces_a}", f"task_kwargs.faces_b={faces_b}"]
+    out.append(f"model_kwargs.crop_margin={faceset_margin(faces_a)}")  # type: ignore[arg-type]
+    return out

@@ -55,6 +55,10 @@ class Task:
     def phases(self, step: int) -> list[Phase]:
         raise NotImplementedError
 
+    @classmethod
+    def check_data(cls, data: ImageDataset) -> None:
+        """Reject a training set this task cannot use, before any model is built (raise BadInputError)."""
+
     def setup(self, data: ImageDataset) -> None:
         """Called once with the training set before the first step (fresh runs and resumes)."""
 
@@ -319,6 +323,13 @@ class PCATask(Task):
         self.fitted = bool(state.get("fitted", False))
 
 
+def check_task_data(name: str, data: ImageDataset) -> None:
+    """Let task `name` reject `data` before the model is built (clear message instead of a shape error)."""
+    factory = TASKS.get(name).factory
+    if isinstance(factory, type) and issubclass(factory, Task):
+        factory.check_data(data)
+
+
 def create_task(name: str, model: nn.Module, **kwargs: Any) -> Task:
     """Build the registered task `name` around `model`; bad keyword arguments are user errors."""
     entry = TASKS.get(name)
@@ -332,4 +343,5 @@ def create_task(name: str, model: nn.Module, **kwargs: Any) -> Task:
 from deepfake_lab.train import (  # noqa: E402
     detect_tasks,  # noqa: F401  (registers the detection tasks)
     gan_tasks,  # noqa: F401  (registers the adversarial tasks)
+    swap_tasks,  # noqa: F401  (registers the face-swap task)
 )

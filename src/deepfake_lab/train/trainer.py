@@ -46,7 +46,7 @@ from deepfake_lab.train.checkpoint import (
     set_rng_state,
 )
 from deepfake_lab.train.logging import RunLogger
-from deepfake_lab.train.tasks import Task, create_task
+from deepfake_lab.train.tasks import Task, check_task_data, create_task
 
 CHECKPOINT_NAME = "checkpoints/last.pt"
 
@@ -172,6 +172,7 @@ class Trainer:
         if cfg.task is None:
             raise BadInputError(f"model {cfg.model!r} has no default task; set `task` in the config")
         cfg.task_kwargs = {**entry.tags.get("task_defaults", {}), **cfg.task_kwargs}
+        check_task_data(cfg.task, self.train_data)
         cfg.model_kwargs = fill_model_kwargs(cfg, self.train_data)
         self.model = create_model(cfg.model, **cfg.model_kwargs)
         self.is_conv = bool(entry.tags.get("conv", False))

@@ -44,6 +44,7 @@ class VideoWriter:
             no audio).
         pix_fmt: output pixel format ("yuv420p" plays everywhere; "yuv444p" keeps full chroma).
         threads: encoder threads (0 = automatic).
+        metadata: container metadata tags (e.g. {"comment": ...}; MP4 keeps title/comment/description/...).
 
     Frames must all have the same size; odd sizes are padded by one pixel (edge replicated) for 4:2:0.
     """
@@ -58,6 +59,7 @@ class VideoWriter:
         audio_from: str | Path | None = None,
         pix_fmt: str = "yuv420p",
         threads: int = 0,
+        metadata: dict[str, str] | None = None,
     ) -> None:
         if not 0 <= crf <= 51:
             raise BadInputError(f"crf must be in 0..51, got {crf}")
@@ -70,6 +72,8 @@ class VideoWriter:
         self._pix_fmt = pix_fmt
         self._threads = threads
         self._container = av.open(str(self.path), mode="w")
+        if metadata:
+            self._container.metadata.update({str(k): str(v) for k, v in metadata.items()})
         self._vstream: av.VideoStream | None = None
         self._size: tuple[int, int] | None = None
         self._count = 0

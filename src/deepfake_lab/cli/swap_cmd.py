@@ -1,0 +1,60 @@
+"""`deepfake-lab swap VIDEO_OR_IMAGE --model EXPORT --to b -o OUT`: face swap with a trained model.
+
+Argument handling and display only; the work is `deepfake_lab.pipelines.swap_video.swap_media`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("swap")
+    def swap(
+        source: Path = typer.Argument(..., help="Video or image whose faces to replace."),
+        model: Path = typer.Option(..., "--model", "-m", help="Exported swap model (.safetensors/.json/run dir)."),
+        output: Path = typer.Option(..., "--output", "-o", help="Output video (.mp4/.mov/.mkv) or image."),
+        to: str = typer.Option("b", "--to", help="Identity to render the faces as: a | b."),
+        colour: str = typer.Option("reinhard", "--colour", help="Colour transfer: reinhard | histogram | none."),
+        blend: str = typer.Option("feather", "--blend", help="feather (soft mask) | poisson (seamless clone)."),
+        paste_size: int = typer.Option(256, "--paste-size", help="Crop side for colour transfer and paste-back."),
+        detect_every: int = typer.Option(1, "--detect-every", help="Detect every N frames, track in between."),
+        max_faces: int = typer.Option(None, "--max-faces", help="Swap at most N faces per frame (largest)."),
+        crf: int = typer.Option(18, "--crf", help="x264 quality, 0 (lossless) .. 51."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    ) -> None:
+        """Replace every face with the chosen identity; writes OUT, OUT.json (what was replaced, by which model)
+        and marks the file as synthetic in its metadata. Frames without faces pass through unchanged."""
+        console = Console(stderr=True)
+        opts = SwapOptions(
+            to=to, colour=colour, blend=blend, paste_size=paste_size, detect_every=detect_every,
+            max_faces=max_faces, crf=crf,
+        )  # fmt: skip
+        opts.validate()
+        if not source.exists():
+            raise typer.BadParameter(f"{source}: no such file", param_hint="SOURCE")
+        sm = load_swap_model(model)
+        bar = Progress(
+            TextColumn(f"swap → {to}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True, disable=quiet,
+        )  # fmt: skip
+        with bar:
+            task = bar.add_task("swap", total=None)
+
+            def on_frame(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = swap_media(source, sm, output, opts, on_frame=on_frame)
+        console.print(
+            f"{report.output}: {report.frames} frame(s), {report.faces_replaced} face(s) replaced in "
+            f"{report.frames_replaced} frame(s), {report.frames_without_faces} frame(s) without faces passed through "
+            f"({report.fps:.1f} frames/s); sidecar {report.sidecar}"
+        )
+        if report.frames_replaced == 0:
+            console.print(f"[yellow]warning:[/] no face found in {source}; the output is the unchanged input")

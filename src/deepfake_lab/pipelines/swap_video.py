@@ -1,0 +1,369 @@
+"""Convert a video or image with a trained face-swap model (the "convert" stage).
+
+Per frame: detect / track faces → align each at `paste_size` with the model's crop margin → shrink to the
+model size → shared encoder → the target identity's decoder → enlarge → colour transfer (Reinhard L*a*b*
+or histogram matching) onto the original face → blend with the feathered landmark mask or Poisson
+seamless cloning → paste back with the kept alignment matrix. Frames without a face pass through
+unchanged. Videos are streamed (flat memory) and written as H.264 with the source's audio; images in give
+an image out.
+
+Every output says what it is:
+- a JSON sidecar `<output>.json` lists the replaced frames / faces, the model (card name + SHA-256 of the
+  weights), the options and the source;
+- MP4 container metadata `comment` carries `synthetic: true` with the tool and model id (PNG: a text chunk).
+
+Example:
+    >>> from deepfake_lab.pipelines.swap_video import SwapOptions, swap_media
+    >>> report = swap_media("in.mp4", "model.safetensors", "out.mp4", SwapOptions(to="b"))  # doctest: +SKIP
+    >>> report.frames_replaced, report.sidecar  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from deepfake_lab import __version__
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.faces.align import align_face
+from deepfake_lab.faces.blend import BLEND_MODES, blend_face
+from deepfake_lab.faces.colour import COLOUR_MODES, colour_transfer
+from deepfake_lab.faces.detect import create_detector
+from deepfake_lab.faces.mask import face_mask
+from deepfake_lab.faces.track import FaceAnalyzer
+from deepfake_lab.faces.types import Face
+from deepfake_lab.train.checkpoint import load_exported, resolve_export
+from deepfake_lab.video.image import IMAGE_EXTENSIONS
+from deepfake_lab.video.reader import open_media
+from deepfake_lab.video.writer import VideoWriter
+
+__all__ = ["SIDECAR_KIND", "FaceSwapper", "SwapOptions", "SwapReport", "SwapModel", "load_swap_model", "swap_media"]
+
+SIDECAR_KIND = "deepfake-lab/swap-output"
+SIDECAR_VERSION = 1
+VIDEO_OUT_SUFFIXES = (".mp4", ".mov", ".mkv")
+
+
+@dataclass
+class SwapOptions:
+    """How to convert.
+
+    Args:
+        to: identity whose decoder renders the faces ("a" or "b").
+        colour: colour transfer onto the original face: "reinhard", "histogram" or "none".
+        blend: "feather" (alpha blend with the soft mask) or "poisson" (cv2.seamlessClone).
+        paste_size: side of the aligned crop used for colour transfer, mask and paste-back (the model output
+            is enlarged to it).
+        mask_erode: shrink the landmark mask by this fraction of `paste_size` before feathering.
+        mask_feather: width of the mask's soft edge, fraction of `paste_size`.
+        detect_every: run the detector every N frames and follow landmarks in between.
+        max_faces: swap at most this many faces per frame (largest first); None = all.
+        crf: x264 quality of video outputs (0..51).
+        threads: torch threads for the model (1 leaves a core for decoding and detection).
+    """
+
+    to: str = "b"
+    colour: str = "reinhard"
+    blend: str = "feather"
+    paste_size: int = 256
+    mask_erode: float = 0.02
+    mask_feather: float = 0.06
+    detect_every: int = 1
+    max_faces: int | None = None
+    crf: int = 18
+    threads: int = 1
+
+    def validate(self) -> None:
+        if self.to not in ("a", "b"):
+            raise BadInputError(f"--to must be a or b, got {self.to!r}")
+        if self.colour not in COLOUR_MODES:
+            raise BadInputError(f"--colour must be one of {', '.join(COLOUR_MODES)}, got {self.colour!r}")
+        if self.blend not in BLEND_MODES:
+            raise BadInputError(f"--blend must be one of {', '.join(BLEND_MODES)}, got {self.blend!r}")
+        if not 32 <= self.paste_size <= 1024:
+            raise BadInputError(f"--paste-size must be in 32..1024, got {self.paste_size}")
+        if self.detect_every < 1:
+            raise BadInputError(f"--detect-every must be >= 1, got {self.detect_every}")
+        if self.max_faces is not None and self.max_faces < 1:
+            raise BadInputError(f"--max-faces must be >= 1, got {self.max_faces}")
+        if not 0 <= self.crf <= 51:
+            raise BadInputError(f"--crf must be in 0..51, got {self.crf}")
+
+
+@dataclass
+class SwapReport:
+    """What `swap_media` did."""
+
+    output: Path
+    sidecar: Path
+    frames: int = 0
+    frames_replaced: int = 0
+    faces_replaced: int = 0
+    frames_without_faces: int = 0
+    seconds: float = 0.0
+    kind: str = "video"
+    replaced: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class SwapModel:
+    """A loaded swap model with what identifies it."""
+
+    net: nn.Module
+    card: dict[str, Any]
+    weights: Path
+    sha256: str
+
+    @property
+    def image_size(self) -> int:
+        return int(self.net.image_size)
+
+    @property
+    def margin(self) -> float:
+        return float(self.net.crop_margin)
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name") or self.card.get("model"))
+
+    @torch.no_grad()
+    def swap(self, crops: np.ndarray, to: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Swap faces: crops (N, S, S, 3) uint8 at the model size -> ((N, S, S, 3) uint8, (N, S, S) mask or None)."""
+        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
+        out = self.net.decode(self.net.encode(x), to).float().clamp(0, 1)
+        rgb = (out[:, :3].permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        mask = out[:, 3].numpy() if out.shape[1] == 4 else None
+        return rgb, mask
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_swap_model(path: str | Path) -> SwapModel:
+    """Load an exported face-swap model (.safetensors + card, export dir or run dir).
+
+    Raises:
+        BadInputError: not our export, or a model of another family (e.g. a detector).
+    """
+    st, card_path = resolve_export(Path(path))
+    from deepfake_lab.train.checkpoint import read_card
+
+    card = read_card(card_path)
+    if card.get("family") != "swap":
+        raise BadInputError(
+            f"{path} is a {card.get('family', 'unknown')} model ({card.get('model')}), not a face-swap model; "
+            "train one with `deepfake-lab train swap-lite --faces-a A --faces-b B`"
+        )
+    net, card = load_exported(st)
+    return SwapModel(net=net, card=card, weights=st, sha256=sha256_file(st))
+
+
+def _ranges(indices: list[int]) -> list[list[int]]:
+    """[1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
+    out: list[list[int]] = []
+    for i in indices:
+        if out and out[-1][1] == i - 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
+
+
+def provenance_comment(model: SwapModel, source: Path) -> str:
+    """The container `comment`: synthetic: true, tool, model id, weights hash, source name (one JSON line)."""
+    return json.dumps(
+        {
+            "synthetic": True,
+            "tool": f"deepfake-lab {__version__} swap",
+            "model": model.name,
+            "model_sha256": model.sha256,
+            "source": source.name,
+        },
+        separators=(",", ":"),
+    )
+
+
+class FaceSwapper:
+    """Swaps every face of one frame: `swapper(image, faces)` -> image (aligned, decoded, colour-matched, blended).
+
+    Args:
+        model: the loaded swap model.
+        opt: options (target identity, colour, blend, paste size, mask).
+    """
+
+    def __init__(self, model: SwapModel, opt: SwapOptions) -> None:
+        self.model, self.opt = model, opt
+
+    def __call__(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
+        if not faces:
+            return image
+        opt, p, s = self.opt, self.opt.paste_size, self.model.image_size
+        aligned = [align_face(image, f.mesh, p, self.model.margin) for f in faces]  # type: ignore[arg-type]
+        small = np.stack([cv2.resize(a.image, (s, s), interpolation=cv2.INTER_AREA) for a in aligned])
+        out, learned = self.model.swap(small, opt.to)
+        result = image
+        for i, (a, f) in enumerate(zip(aligned, faces, strict=True)):
+            big = cv2.resize(out[i], (p, p), interpolation=cv2.INTER_CUBIC)
+            mask = face_mask(
+                a.to_crop(f.landmarks68), (p, p), grow=-int(round(opt.mask_erode * p)), feather=opt.mask_feather * p
+            )
+            if learned is not None:
+                mask = mask * cv2.resize(learned[i], (p, p), interpolation=cv2.INTER_LINEAR)
+            big = colour_transfer(big, a.image, mask, opt.colour)
+            result = blend_face(result, big, a.matrix, mask, opt.blend)
+        return result
+
+
+def swap_media(
+    source: str | Path,
+    model: str | Path | SwapModel,
+    output: str | Path,
+    options: SwapOptions | None = None,
+    *,
+    on_frame: Callable[[int, int | None], None] | None = None,
+) -> SwapReport:
+    """Swap the faces of a video or image and write the result, its sidecar JSON and provenance metadata.
+
+    Args:
+        source: video file or image file.
+        model: exported swap model (path) or a loaded `SwapModel`.
+        output: output file: .mp4/.mov/.mkv for videos, an image suffix for images.
+        options: `SwapOptions`.
+        on_frame: called as on_frame(frames_done, total_or_None) after each frame.
+
+    Returns:
+        `SwapReport` (frames, replaced frames/faces, frames without faces, timing).
+
+    Raises:
+        BadInputError: unreadable source, wrong model, bad output suffix or options.
+    """
+    opt = options or SwapOptions()
+    opt.validate()
+    src, out = Path(source), Path(output)
+    sm = model if isinstance(model, SwapModel) else load_swap_model(model)
+    if out.resolve() == src.resolve():
+        raise BadInputError("the output must not overwrite the source")
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, opt.threads))
+    t0 = time.perf_counter()
+    try:
+        with open_media(src) as reader:
+            info = reader.info
+            is_image = info.kind == "image"
+            suffixes = tuple(sorted(IMAGE_EXTENSIONS)) if is_image else VIDEO_OUT_SUFFIXES
+            if out.suffix.lower() not in suffixes:
+                raise BadInputError(f"output {out.name}: a {info.kind} input needs one of {', '.join(suffixes)}")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            report = SwapReport(output=out, sidecar=out.with_name(out.name + ".json"), kind=info.kind)
+            total = 1 if is_image else info.frame_count
+            with create_detector("mediapipe") as det:
+                analyzer = FaceAnalyzer(det, detect_every=opt.detect_every, max_faces=opt.max_faces)
+                swapper = FaceSwapper(sm, opt)
+                no_face: list[int] = []
+                writer: VideoWriter | None = None
+                if not is_image:
+                    writer = VideoWriter(
+                        out,
+                        fps=info.fps,
+                        crf=opt.crf,
+                        audio_from=src if info.has_audio else None,
+                        metadata={"comment": provenance_comment(sm, src)},
+                    )
+                try:
+                    for frame in reader:
+                        faces = [f for f in analyzer(frame.image, exhaustive=is_image) if f.mesh is not None]
+                        image = swapper(frame.image, faces)
+                        # PROVENANCE HOOK — the single place every output frame/image passes before it is
+                        # written: the provenance issue embeds its invisible watermark (and C2PA manifest for
+                        # images) here, on `image`. Today outputs are labelled by the container comment and
+                        # the JSON sidecar only.
+                        if writer is not None:
+                            writer.write(image, time=frame.time)
+                        else:
+                            _write_image(out, image, provenance_comment(sm, src))
+                        report.frames += 1
+                        if faces:
+                            report.frames_replaced += 1
+                            report.faces_replaced += len(faces)
+                            report.replaced.append(
+                                {
+                                    "frame": frame.index,
+                                    "time": round(float(frame.time), 4),
+                                    "faces": [
+                                        {"track": int(f.track_id), "bbox": [round(float(v), 1) for v in f.bbox]}
+                                        for f in faces
+                                    ],
+                                }
+                            )
+                        else:
+                            no_face.append(frame.index)
+                        if on_frame is not None:
+                            on_frame(report.frames, total)
+                finally:
+                    if writer is not None:
+                        writer.close()
+    finally:
+        torch.set_num_threads(prev_threads)
+    report.frames_without_faces = len(no_face)
+    report.seconds = time.perf_counter() - t0
+    _write_sidecar(report, src, sm, opt, no_face)
+    return report
+
+
+def _write_image(path: Path, image: np.ndarray, comment: str) -> None:
+    from PIL import Image, PngImagePlugin
+
+    im = Image.fromarray(image)
+    if path.suffix.lower() == ".png":
+        meta = PngImagePlugin.PngInfo()
+        meta.add_text("Comment", comment)
+        im.save(path, pnginfo=meta)
+    else:
+        im.save(path, quality=95) if path.suffix.lower() in (".jpg", ".jpeg") else im.save(path)
+
+
+def _write_sidecar(report: SwapReport, src: Path, model: SwapModel, opt: SwapOptions, no_face: list[int]) -> None:
+    data = {
+        "kind": SIDECAR_KIND,
+        "format_version": SIDECAR_VERSION,
+        "synthetic": True,
+        "tool": f"deepfake-lab {__version__}",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": {"path": str(src), "name": src.name, "sha256": sha256_file(src)},
+        "output": str(report.output),
+        "model": {
+            "name": model.name,
+            "model": model.card.get("model"),
+            "weights": model.weights.name,
+            "weights_sha256": model.sha256,
+            "target_identity": opt.to,
+        },
+        "options": asdict(opt),
+        "frames": report.frames,
+        "frames_replaced": report.frames_replaced,
+        "faces_replaced": report.faces_replaced,
+        "frames_without_faces": report.frames_without_faces,
+        "frames_without_faces_ranges": _ranges(no_face),
+        "replaced": report.replaced,
+    }
+    report.sidecar.write_text(json.dumps(data, indent=1) + "\n")

@@ -1,0 +1,191 @@
+"""The face-swap task: one optimizer over the shared encoder and both decoders.
+
+Each step reconstructs an augmented batch of A (the trainer's dataset, a faceset) with decoder A and a batch
+of B (the faceset `faces_b`, held by the task and drawn with its own generator) with decoder B. The loss is
+taken on the face region: mask-weighted L1 / MSE plus DSSIM on the masked images (weights configurable),
+where the weight outside the landmark face mask is `background_weight`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from deepfake_lab.data.datasets import Batch, ImageDataset
+from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, Faceset, load_faceset
+from deepfake_lab.data.swap_augment import SwapAugment, augment_swap_batch
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.losses.ssim import dssim, ssim
+from deepfake_lab.train.tasks import TASKS, Phase, Task
+
+
+def masked_losses(pred: Tensor, target: Tensor, mask: Tensor, background_weight: float) -> dict[str, Tensor]:
+    """L1, MSE and DSSIM of pred vs target weighted by w = mask + background_weight · (1 - mask).
+
+    Args:
+        pred: [B, 3, S, S]; target: [B, 3, S, S]; mask: [B, 1, S, S] in [0, 1].
+
+    Returns:
+        {"l1", "mse", "dssim"} scalars (float32).
+    """
+    pred, target, mask = pred.float(), target.float(), mask.float()
+    w = mask + background_weight * (1 - mask)
+    denom = w.sum() * pred.shape[1] + 1e-6
+    return {
+        "l1": (w * (pred - target).abs()).sum() / denom,
+        "mse": (w * (pred - target) ** 2).sum() / denom,
+        "dssim": dssim(pred * w, target * w),
+    }
+
+
+@TASKS.register("swap", family="swap")
+class SwapTask(Task):
+    """Shared-encoder face swap training on facesets A (trainer data) and B (`faces_b`).
+
+    Args:
+        model: a `SwapAutoencoder` (swap-original, swap-lite).
+        faces_b: faceset folder of identity B (from `deepfake-lab extract`).
+        l1_weight: weight of the masked L1 term.
+        mse_weight: weight of the masked MSE term.
+        dssim_weight: weight of DSSIM on the masked images.
+        mask_weight: weight of the L1 loss of a learned mask channel against the landmark mask.
+        background_weight: loss weight of pixels outside the face mask (0: face only).
+        rotation, zoom, shift, flip, warp, colour: augmentation strengths (see `SwapAugment`).
+        holdout: held-out fraction per source (must match how A is split; see `data.faceset`).
+        seed: seed of the task's generator (B batches and augmentation).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        faces_b: str | None = None,
+        l1_weight: float = 1.0,
+        mse_weight: float = 0.0,
+        dssim_weight: float = 1.0,
+        mask_weight: float = 1.0,
+        background_weight: float = 0.05,
+        rotation: float = 10.0,
+        zoom: float = 0.05,
+        shift: float = 0.05,
+        flip: float = 0.5,
+        warp: float = 1.0,
+        colour: float = 0.1,
+        holdout: float = DEFAULT_HOLDOUT,
+        seed: int = 0,
+    ) -> None:
+        if not faces_b:
+            raise BadInputError("the swap task needs the faceset of identity B: --faces-b FOLDER")
+        for k, v in {"l1_weight": l1_weight, "mse_weight": mse_weight, "dssim_weight": dssim_weight}.items():
+            if v < 0:
+                raise BadInputError(f"{k} must be >= 0, got {v}")
+        if not hasattr(model, "decoders") or not hasattr(model, "encode"):
+            raise BadInputError("the swap task needs a swap model (swap-lite, swap-original)")
+        self.nets = {"model": model}
+        self.model = model
+        self.faces_b = str(faces_b)
+        self.w_l1, self.w_mse, self.w_dssim, self.w_mask = l1_weight, mse_weight, dssim_weight, mask_weight
+        self.bg = float(background_weight)
+        self.aug = SwapAugment(rotation=rotation, zoom=zoom, shift=shift, flip=flip, warp=warp, colour=colour)
+        self.holdout = float(holdout)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.data_b: Faceset | None = None
+        self.eval_b: Faceset | None = None
+
+    @classmethod
+    def check_data(cls, data: ImageDataset) -> None:
+        if not isinstance(data, Faceset):
+            raise BadInputError(
+                f"the swap task trains on facesets: data {data.name!r} is not a faceset "
+                "(give --faces-a FOLDER from `deepfake-lab extract`)"
+            )
+
+    def setup(self, data: ImageDataset) -> None:
+        size = int(self.model.image_size)
+        if data.shape != (4, size, size) or not isinstance(data, Faceset):
+            raise BadInputError(
+                f"the swap task trains on facesets: data {data.name!r} is not a faceset of {size} px faces "
+                "(give --faces-a FOLDER from `deepfake-lab extract`)"
+            )
+        if self.data_b is None:
+            self.data_b = load_faceset(self.faces_b, "train", image_size=size, holdout=self.holdout)
+            try:
+                self.eval_b = load_faceset(self.faces_b, "test", image_size=size, holdout=self.holdout)
+            except BadInputError:
+                self.eval_b = self.data_b
+        margin = float(getattr(self.model, "crop_margin", data.margin))
+        for fs in (data, self.data_b):
+            if abs(fs.margin - margin) > 1e-6:
+                raise BadInputError(
+                    f"faceset {fs.name} was extracted with --margin {fs.margin}, the model expects {margin} "
+                    f"(set model_kwargs.crop_margin or re-extract)"
+                )
+
+    def phases(self, step: int) -> list[Phase]:
+        return [Phase("swap", "main", self._loss)]
+
+    def _batch_b(self, n: int, device: torch.device) -> Tensor:
+        assert self.data_b is not None, "setup() was not called"
+        idx = torch.randint(0, len(self.data_b), (min(n, len(self.data_b)),), generator=self.generator)
+        return self.data_b.batch(idx).x.to(device)
+
+    def _side_loss(self, out: Tensor, target: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        parts = masked_losses(out[:, :3], target, mask, self.bg)
+        loss = self.w_l1 * parts["l1"] + self.w_mse * parts["mse"] + self.w_dssim * parts["dssim"]
+        if out.shape[1] == 4:
+            parts["mask_l1"] = F.l1_loss(out[:, 3:4].float(), mask.float())
+            loss = loss + self.w_mask * parts["mask_l1"]
+        return loss, parts
+
+    def _loss(self, batch: Batch) -> dict[str, Tensor]:
+        xa = batch.x
+        xb = self._batch_b(xa.shape[0], xa.device)
+        in_a, tgt_a, m_a = augment_swap_batch(xa, self.generator, self.aug)
+        in_b, tgt_b, m_b = augment_swap_batch(xb, self.generator, self.aug)
+        inp = torch.cat([in_a, in_b])
+        if xa.dim() == 4 and xa.is_contiguous(memory_format=torch.channels_last):
+            inp = inp.contiguous(memory_format=torch.channels_last)  # the trainer's layout for conv models
+        h = self.model.encode(inp)
+        out_a = self.model.decode(h[: len(in_a)], "a")
+        out_b = self.model.decode(h[len(in_a) :], "b")
+        loss_a, pa = self._side_loss(out_a, tgt_a, m_a)
+        loss_b, pb = self._side_loss(out_b, tgt_b, m_b)
+        logs = {f"{k}_a": v.detach() for k, v in pa.items()} | {f"{k}_b": v.detach() for k, v in pb.items()}
+        return {"loss": loss_a + loss_b, "loss_a": loss_a.detach(), "loss_b": loss_b.detach(), **logs}
+
+    def _eval_b_batch(self, n: int, device: torch.device) -> Tensor:
+        assert self.eval_b is not None, "setup() was not called"
+        k = min(n, len(self.eval_b))
+        idx = torch.linspace(0, len(self.eval_b) - 1, k).round().long()
+        return self.eval_b.batch(idx).x.to(device)
+
+    def samples(self, batch: Batch) -> dict[str, Tensor]:
+        """Preview rows: A, A→A, A→B (grid "a") and B, B→B, B→A (grid "b"), 8 held-out faces each."""
+        xa = batch.x[:8, :3]
+        xb = self._eval_b_batch(8, batch.x.device)[:, :3]
+        m = self.model
+        return {
+            "a_recon_swap": torch.cat([xa, m(xa, "a").float(), m(xa, "b").float()]).clamp(0, 1),
+            "b_recon_swap": torch.cat([xb, m(xb, "b").float(), m(xb, "a").float()]).clamp(0, 1),
+        }
+
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, float]:
+        """Held-out reconstruction: masked SSIM and L1 of A→A and B→B."""
+        out: dict[str, float] = {}
+        xb = self._eval_b_batch(len(batch.x), batch.x.device)
+        for side, x in (("a", batch.x), ("b", xb)):
+            rgb, mask = x[:, :3].float(), x[:, 3:4].float()
+            rec = self.model(rgb, side).float()
+            out[f"eval_ssim_{side}{side}"] = float(ssim(rec * mask, rgb * mask))
+            out[f"eval_l1_{side}{side}"] = float(((rec - rgb).abs() * mask).sum() / (mask.sum() * 3 + 1e-6))
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
