@@ -32,7 +32,7 @@ def time_model(model: str, data: str, steps: int, precision: str, tmp: Path) -> 
         cfg.task_kwargs = {"pretrain_steps": steps // 3}
     trainer = Trainer(cfg, tmp / f"{model}-{precision}", progress=False, tensorboard=False)
     result = trainer.fit()  # steps_per_second times the training loop only (not data loading or export)
-    return 1000.0 / result.steps_per_second
+    return 1000.0 / result.steps_per_second if result.steps_per_second else 0.0
 
 
 def main() -> None:
