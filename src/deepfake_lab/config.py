@@ -47,7 +47,7 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 64
     seed: int = 0
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (CUDA only, autocast + grad scaling)
     channels_last: bool | None = None  # None: on for conv models under bf16
     device: str = "cpu"  # cpu | cuda | auto
     threads: int | None = None  # torch intra-op threads; None keeps torch's default
@@ -72,7 +72,7 @@ class RunConfig:
         return asdict(self)
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 def _check_type(value: Any, tp: Any, where: str) -> Any:

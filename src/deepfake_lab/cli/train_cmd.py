@@ -11,6 +11,7 @@ from rich.console import Console
 from deepfake_lab.config import apply_overrides, preset_names
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.latent import interpolate_run
+from deepfake_lab.train import distributed as ddp
 from deepfake_lab.train.checkpoint import load_training_state
 from deepfake_lab.train.run import build_run_config, run_dir_for, swap_faceset_overrides
 from deepfake_lab.train.trainer import Trainer, TrainingInterrupted, resume_config
@@ -75,14 +76,20 @@ def register_training(app: typer.Typer) -> None:
             typer.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
             return
         trainer = Trainer(cfg, run_dir, progress=not no_progress, console=console)
+        main = trainer.dist.is_main  # under torchrun only rank 0 talks
         try:
             result = trainer.fit(resume=resume is not None)
         except TrainingInterrupted as stop:
-            console.print(f"[yellow]{stop}[/]. Resume with: deepfake-lab train --resume {stop.run_dir}")
+            if main:
+                console.print(f"[yellow]{stop}[/]. Resume with: deepfake-lab train --resume {stop.run_dir}")
             raise typer.Exit(130) from None
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in result.eval.items())
-        console.print(f"done: {result.step} steps at {result.steps_per_second:.1f} steps/s; {shown}")
-        console.print(f"run dir: {result.run_dir}  export: {result.export}")
+        finally:
+            ddp.shutdown()
+        if main:
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in result.eval.items())
+            per = f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""
+            console.print(f"done: {result.step} steps at {result.steps_per_second:.1f} steps/s{per}; {shown}")
+            console.print(f"run dir: {result.run_dir}  export: {result.export}")
 
     @app.command("export")
     def export(

@@ -31,13 +31,14 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from torch import nn
+from torch import Tensor, nn
 
 from deepfake_lab.config import RunConfig, config_from_dict, dump_yaml
 from deepfake_lab.data.datasets import BatchSampler, ImageDataset, load_dataset
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.imaging import make_grid, save_image, stack_grids
 from deepfake_lab.registry import create_model, model_entry
+from deepfake_lab.train import distributed as ddp
 from deepfake_lab.train.checkpoint import (
     export_model,
     load_training_state,
@@ -156,6 +157,20 @@ class Trainer:
         self.command = command or shlex.join(["deepfake-lab", *sys.argv[1:]])
         t = cfg.train
         self.device = resolve_device(t.device)
+        self.dist = ddp.init_distributed(self.device.type)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if t.precision == "fp16" and self.device.type != "cuda":
+            raise BadInputError("--precision fp16 needs a CUDA device; on CPU use bf16")
+        if self.dist.enabled:
+            # Every rank must write into the same run dir (default names carry a timestamp).
+            self.run_dir = Path(ddp.broadcast_object(str(self.run_dir)))
+            cfg.name = ddp.broadcast_object(cfg.name)
+            if t.batch_size % self.dist.world_size:
+                raise BadInputError(
+                    f"batch size {t.batch_size} is the global batch and must divide by the {self.dist.world_size} "
+                    "processes"
+                )
         if t.threads:
             torch.set_num_threads(t.threads)
         seed_everything(t.seed)
@@ -182,13 +197,21 @@ class Trainer:
         self.task: Task = create_task(cfg.task, self.model, **cfg.task_kwargs)
         for net in self.task.nets.values():
             net.to(self.device)
+            ddp.broadcast_module(net)
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)
         groups = self.task.parameter_groups()
         settings = self.task.optimizer_settings()
         self.optimizers = {k: build_optimizer(v, cfg, **settings.get(k, {})) for k, v in groups.items()}
         self.schedulers = {k: build_scheduler(o, cfg) for k, o in self.optimizers.items()}
+        self.scalers = (
+            {k: torch.amp.GradScaler("cuda") for k in self.optimizers} if t.precision == "fp16" else {}
+        )
+        # One global sampler on every rank (same seed, same permutation); each rank takes its slice of the
+        # global batch, so N processes see exactly the batches one process would, and resume works across a
+        # change of world size.
         self.sampler = BatchSampler(len(self.train_data), t.batch_size, seed=t.seed)
+        self._has_buffers = any(True for net in self.task.nets.values() for _ in net.buffers())
         self.step = 0
         self.logger: RunLogger | None = None
         g = torch.Generator().manual_seed(1234)
@@ -209,13 +232,21 @@ class Trainer:
             "nets": {k: v.state_dict() for k, v in self.task.nets.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "sampler": self.sampler.state_dict(),
             "task": self.task.state_dict(),
             "rng": rng_state(),
+            "world_size": self.dist.world_size,
         }
 
-    def save_checkpoint(self) -> Path:
-        save_training_state(self.checkpoint_path, self.state_dict())
+    def save_checkpoint(self, *, collective: bool = True) -> Path:
+        """Rank 0 writes the training state; with `collective`, every rank's RNG state goes in too."""
+        ranks_rng = ddp.gather_objects(rng_state()) if collective and self.dist.enabled else None
+        if self.dist.is_main:
+            state = self.state_dict()
+            if ranks_rng is not None:
+                state["rng_ranks"] = ranks_rng
+            save_training_state(self.checkpoint_path, state)
         return self.checkpoint_path
 
     def load_checkpoint(self, path: Path | None = None) -> None:
@@ -231,20 +262,42 @@ class Trainer:
                 s.load_state_dict(state["schedulers"][k])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise BadInputError(f"checkpoint does not match this run's model/optimizers: {str(exc)[:200]}") from None
+        for k, s in self.scalers.items():
+            if k in state.get("scalers", {}):
+                s.load_state_dict(state["scalers"][k])
         self.sampler.load_state_dict(state["sampler"])
         self.task.load_state_dict(state["task"])
-        set_rng_state(state["rng"])
         self.step = int(state["step"])
+        ranks_rng = state.get("rng_ranks")
+        if not self.dist.enabled:
+            set_rng_state(state["rng"])
+        elif ranks_rng is not None and len(ranks_rng) == self.dist.world_size:
+            set_rng_state(ranks_rng[self.dist.rank])
+        else:  # another world size (or an interrupted save): a fresh, distinct stream per rank
+            seed_everything(self.cfg.train.seed * 100_003 + self.step * 101 + self.dist.rank)
+
+    def _seed_ranks(self) -> None:
+        """Distinct random streams per rank (noise, augmentation) once the nets are identical."""
+        if self.dist.enabled:
+            seed_everything(self.cfg.train.seed * 100_003 + self.dist.rank)
 
     # ---------------------------------------------------------------- loop
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.cfg.train.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if self.cfg.train.precision == "fp16":
+            return torch.autocast(self.device.type, dtype=torch.float16)
         return contextlib.nullcontext()
+
+    def _local_batch(self) -> Tensor:
+        idx = self.sampler.next()
+        if self.dist.enabled:
+            idx = idx.tensor_split(self.dist.world_size)[self.dist.rank]
+        return idx
 
     def train_step(self) -> dict[str, float]:
         """One step: every phase of the task, each with its own optimizer."""
-        batch = self.train_data.batch(self.sampler.next()).to(self.device, self.channels_last)
+        batch = self.train_data.batch(self._local_batch()).to(self.device, self.channels_last)
         logs: dict[str, float] = {}
         phases = self.task.phases(self.step)
         for phase in phases:
@@ -253,17 +306,28 @@ class Trainer:
             with self._autocast():
                 out = phase.loss(batch)
             loss = out["loss"]
-            if not torch.isfinite(loss):
+            if ddp.any_rank(not bool(torch.isfinite(loss))):
                 raise BadInputError(f"loss became {loss.item()} at step {self.step} (phase {phase.name}); lower the lr")
-            loss.backward()
+            scaler = self.scalers.get(phase.optimizer)
+            (scaler.scale(loss) if scaler else loss).backward()
+            params = [p for grp in opt.param_groups for p in grp["params"]]
+            ddp.average_gradients(params)
             if self.cfg.optim.grad_clip:
-                params = [p for grp in opt.param_groups for p in grp["params"]]
+                if scaler:
+                    scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
-            opt.step()
+            if scaler:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
             self.schedulers[phase.optimizer].step()
             prefix = f"{phase.name}/" if len(phases) > 1 else ""
             for k, v in out.items():
                 logs[prefix + k] = float(v.detach())
+        if self.dist.enabled and self._has_buffers:
+            for net in self.task.nets.values():
+                ddp.broadcast_module(net, buffers_only=True)
         self.step += 1
         return logs
 
@@ -327,13 +391,17 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainResult:
         """Train until `cfg.train.steps`; Ctrl-C saves a checkpoint and raises TrainingInterrupted."""
         t = self.cfg.train
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        main = self.dist.is_main
         if resume:
             self.load_checkpoint()
         elif self.checkpoint_path.exists():
             raise BadInputError(f"{self.run_dir} already holds a run; use --resume or another --name")
-        dump_yaml(self.cfg, self.run_dir / "config.yaml")
-        self.logger = RunLogger(self.run_dir, tensorboard=self.tensorboard)
+        else:
+            self._seed_ranks()
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            dump_yaml(self.cfg, self.run_dir / "config.yaml")
+            self.logger = RunLogger(self.run_dir, tensorboard=self.tensorboard)
         for net in self.task.nets.values():
             net.train()
         self.task.setup(self.train_data)
@@ -348,7 +416,7 @@ class Trainer:
             TextColumn("eta"),
             TimeRemainingColumn(),
             console=self.console,
-            disable=not self.show_progress,
+            disable=not (self.show_progress and main),
             transient=False,
         )
         try:
@@ -359,33 +427,42 @@ class Trainer:
                     for k, v in logs.items():
                         acc[k].append(v)
                     if self.step % t.log_every == 0 or self.step == t.steps:
-                        means = {k: float(np.mean(v)) for k, v in acc.items()}
+                        means = ddp.mean_scalars({k: float(np.mean(v)) for k, v in acc.items()})
                         means["lr"] = (
                             self.schedulers[next(iter(self.schedulers))].get_last_lr()[0] if self.schedulers else 0.0
                         )
-                        self.logger.log(self.step, means, time=round(time.perf_counter() - t0, 3))
+                        if self.logger is not None:
+                            self.logger.log(self.step, means, time=round(time.perf_counter() - t0, 3))
                         acc.clear()
                         shown = [k for k in means if k == "loss" or k.endswith("/loss")]
                         progress.update(bar, info=" ".join(f"{k} {means[k]:.4g}" for k in shown))
-                    if self.step % t.sample_every == 0:
+                    if self.step % t.sample_every == 0 and main:
                         self.preview()
                     if self.step % t.checkpoint_every == 0:
                         self.save_checkpoint()
                     progress.update(bar, completed=self.step)
         except KeyboardInterrupt:
-            self.save_checkpoint()
-            self.logger.close()
+            # No collectives here: another rank may already be gone. Rank 0's state is complete; other
+            # ranks' random streams are re-derived on resume.
+            self.save_checkpoint(collective=False)
+            if self.logger is not None:
+                self.logger.close()
             raise TrainingInterrupted(self.run_dir, self.step) from None
         elapsed = time.perf_counter() - t0
         sps = (self.step - start_step) / elapsed if self.step > start_step else 0.0
         self.save_checkpoint()
+        if not main:
+            ddp.barrier()  # wait for rank 0's evaluation and export
+            return TrainResult(self.run_dir, self.step, sps, {}, None)
         metrics = self.evaluate()
         self.preview()
-        metrics_line = {**metrics, "steps_per_second": round(sps, 3)}
+        metrics_line = {**metrics, "steps_per_second": round(sps, 3), "processes": self.dist.world_size}
+        assert self.logger is not None
         self.logger.log(self.step, metrics_line, time=round(elapsed, 3))
         self.logger.close()
         self.logger = None
         export = self.export(metrics)
+        ddp.barrier()
         return TrainResult(self.run_dir, self.step, sps, metrics, export)
 
 
