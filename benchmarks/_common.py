@@ -31,6 +31,15 @@ def append_results(title: str, lines: list[str]) -> None:
     head = "" if RESULTS.exists() else "# Benchmark results\n\nAppended by the scripts in `benchmarks/`; newest last.\n"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cmd = shlex.join(["python", *sys.argv])
-    block = [f"\n## {title} — {stamp}\n", f"- machine: {machine()}", f"- command: `{cmd}`", "", *lines, ""]
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    block = [
+        f"\n## {title} — {stamp}\n",
+        f"- machine: {machine()}",
+        f"- load average at the end (1/5/15 min): {load} (other work on the machine slows every figure)",
+        f"- command: `{cmd}`",
+        "",
+        *lines,
+        "",
+    ]
     with RESULTS.open("a") as f:
         f.write(head + "\n".join(block))
