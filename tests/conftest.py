@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -12,6 +14,18 @@ from deepfake_lab.train.trainer import Trainer
 @pytest.fixture(autouse=True)
 def _threads() -> None:
     torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _provenance_home(tmp_path_factory: pytest.TempPathFactory):
+    """Signing keys made by tests go to a temporary home, never the user's ~/.config (subprocesses inherit it)."""
+    old = os.environ.get("DEEPFAKE_LAB_HOME")
+    os.environ["DEEPFAKE_LAB_HOME"] = str(tmp_path_factory.mktemp("dfl-home"))
+    yield
+    if old is None:
+        os.environ.pop("DEEPFAKE_LAB_HOME", None)
+    else:
+        os.environ["DEEPFAKE_LAB_HOME"] = old
 
 
 @pytest.fixture

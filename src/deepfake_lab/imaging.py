@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from deepfake_lab.provenance.label import Provenance
 
 
 def make_grid(images: Tensor, nrow: int = 8, pad: int = 2, min_size: int = 32) -> Tensor:
@@ -53,6 +57,22 @@ def save_image(image: Tensor, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(to_uint8_hwc(image)).save(path)
     return path
+
+
+def save_generated_image(image: Tensor, path: Path, provenance: Provenance | None) -> Path:
+    """`save_image` for what a generating command writes: with a `Provenance`, the PNG carries the invisible
+    watermark and a signed C2PA manifest (`deepfake_lab.provenance`); None = a plain PNG (training previews).
+
+    Args:
+        image: float [C, H, W] (or a batch [N, C, H, W], tiled) in [0, 1].
+        path: output file.
+        provenance: how to label it (`Provenance(..., enabled=False)` for --no-provenance).
+    """
+    if image.dim() == 4:
+        image = make_grid(image)
+    if provenance is None:
+        return save_image(image, path)
+    return provenance.save_image(to_uint8_hwc(image), Path(path))
 
 
 def stack_grids(grids: list[Tensor], pad: int = 4) -> Tensor:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
 from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
 
 
@@ -28,10 +29,15 @@ def register(app: typer.Typer) -> None:
         max_faces: int = typer.Option(None, "--max-faces", help="Swap at most N faces per frame (largest)."),
         crf: int = typer.Option(18, "--crf", help="x264 quality, 0 (lossless) .. 51."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        no_provenance: bool = typer.Option(
+            False, "--no-provenance", help=NO_PROVENANCE_HELP
+        ),
     ) -> None:
         """Replace every face with the chosen identity; writes OUT, OUT.json (what was replaced, by which model)
-        and marks the file as synthetic in its metadata. Frames without faces pass through unchanged."""
+        and marks the file as synthetic: an invisible watermark in every frame, a signed C2PA manifest and its
+        metadata. Frames without faces pass through unchanged."""
         console = Console(stderr=True)
+        warn_if_disabled(no_provenance)
         opts = SwapOptions(
             to=to, colour=colour, blend=blend, paste_size=paste_size, detect_every=detect_every,
             max_faces=max_faces, crf=crf,
@@ -50,7 +56,7 @@ def register(app: typer.Typer) -> None:
             def on_frame(done: int, total: int | None) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = swap_media(source, sm, output, opts, on_frame=on_frame)
+            report = swap_media(source, sm, output, opts, on_frame=on_frame, provenance=not no_provenance)
         console.print(
             f"{report.output}: {report.frames} frame(s), {report.faces_replaced} face(s) replaced in "
             f"{report.frames_replaced} frame(s), {report.frames_without_faces} frame(s) without faces passed through "

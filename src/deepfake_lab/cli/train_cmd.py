@@ -8,6 +8,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
 from deepfake_lab.config import apply_overrides, preset_names
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.latent import interpolate_run
@@ -110,9 +111,12 @@ def register_training(app: typer.Typer) -> None:
         steps: int = typer.Option(8, "--steps", min=2, max=64),
         out: Path = typer.Option(Path("strip.png"), "--out", "-o", help="Output PNG."),
         mode: str = typer.Option("lerp", "--mode", help="lerp (straight line) | slerp (great circle)."),
+        no_provenance: bool = typer.Option(False, "--no-provenance", help=NO_PROVENANCE_HELP),
     ) -> None:
-        """Decode z = α·z_a + (1-α)·z_b along a strip of STEPS images (GAN runs: --a/--b are SEED[:CLASS])."""
-        typer.echo(str(interpolate_run(run, a, b, steps, out, mode)))
+        """Decode z = α·z_a + (1-α)·z_b along a strip of STEPS images (GAN runs: --a/--b are SEED[:CLASS]).
+        The PNG carries an invisible watermark and a signed C2PA manifest."""
+        warn_if_disabled(no_provenance)
+        typer.echo(str(interpolate_run(run, a, b, steps, out, mode, provenance=not no_provenance)))
 
 
 def register_showcase(app: typer.Typer) -> None:
@@ -123,7 +127,10 @@ def register_showcase(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("showcase"), "--out", "-o", help="Output folder (index.html + runs)."),
         data: str = typer.Option("digits", "--data", "-d", help="Dataset for every model."),
         scale: float = typer.Option(1.0, "--scale", help="Multiply every step budget (e.g. 0.2 for a quick look)."),
+        no_provenance: bool = typer.Option(False, "--no-provenance", help=NO_PROVENANCE_HELP),
     ) -> None:
-        """Train every autoencoder briefly and write one HTML page comparing them."""
-        path = run_showcase(out, data=data, scale=scale)
+        """Train every autoencoder briefly and write one HTML page comparing them (the interpolation PNGs are
+        watermarked and C2PA-signed)."""
+        warn_if_disabled(no_provenance)
+        path = run_showcase(out, data=data, scale=scale, provenance=not no_provenance)
         typer.echo(f"showcase written: {path.resolve()}")

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.imaging import make_grid, save_image
+from deepfake_lab.imaging import make_grid, save_generated_image
 from deepfake_lab.train.checkpoint import load_exported
 
 
@@ -77,18 +77,21 @@ def load_input_image(ref: str, shape: tuple[int, int, int], data_name: str) -> T
     return t.unsqueeze(0) if c == 1 else t.permute(2, 0, 1)
 
 
-def interpolate_run(run: Path, a: str, b: str, steps: int, out: Path, mode: str = "lerp") -> Path:
+def interpolate_run(
+    run: Path, a: str, b: str, steps: int, out: Path, mode: str = "lerp", *, provenance: bool = True
+) -> Path:
     """Load the exported model of `run`, interpolate between `a` and `b`, write a PNG strip.
 
     Autoencoders: `a`/`b` are test-set indices or image files, encoded then decoded along the path.
     GANs: `a`/`b` are latent seeds ("SEED" or "SEED:CLASS"), see `pipelines.generate`.
-    `mode` is "lerp" (straight line) or "slerp" (great circle).
+    `mode` is "lerp" (straight line) or "slerp" (great circle). The PNG carries the invisible watermark and
+    a signed C2PA manifest unless `provenance=False` (--no-provenance).
     """
     from deepfake_lab.pipelines import generate
 
     model, card = load_exported(Path(run))
     if card.get("family") == "gan":
-        return generate.interpolate_gan_run(run, a, b, steps, out, mode)
+        return generate.interpolate_gan_run(run, a, b, steps, out, mode, provenance=provenance)
     if mode not in generate.MODES:
         raise BadInputError(f"--mode must be one of {', '.join(generate.MODES)}, got {mode!r}")
     if not (hasattr(model, "encode") and hasattr(model, "decode")):
@@ -100,4 +103,7 @@ def interpolate_run(run: Path, a: str, b: str, steps: int, out: Path, mode: str 
     )
     if out.exists() and out.is_dir():
         raise BadInputError(f"output {out} is a folder")
-    return save_image(make_grid(strip, nrow=steps), out)
+    from deepfake_lab.provenance.label import Provenance
+
+    prov = Provenance.for_export("interpolate", run, card, {"a": a, "b": b, "steps": steps, "mode": mode}, provenance)
+    return save_generated_image(make_grid(strip, nrow=steps), out, prov)

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.imaging import make_grid, save_image, to_uint8_hwc
+from deepfake_lab.imaging import make_grid, save_generated_image, to_uint8_hwc
 from deepfake_lab.losses import jacobian_frobenius, mse_per_pixel
 from deepfake_lab.pipelines.latent import interpolate
 from deepfake_lab.train.tasks import corrupt
@@ -66,13 +66,17 @@ def _png_data_uri(image: torch.Tensor) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def run_showcase(out_dir: Path, *, data: str = "digits", scale: float = 1.0, console: Console | None = None) -> Path:
+def run_showcase(
+    out_dir: Path, *, data: str = "digits", scale: float = 1.0, console: Console | None = None, provenance: bool = True
+) -> Path:
     """Train each autoencoder of `ENTRIES` on `data` and write `out_dir/index.html`; returns its path.
 
     Args:
         out_dir: output folder (runs go under out_dir/runs); must not already hold a showcase.
         data: dataset name.
         scale: multiplies every step budget (0.1 for a quick look).
+        provenance: the interpolation PNGs carry the invisible watermark and a signed C2PA manifest
+            (`deepfake_lab.provenance`); False = --no-provenance.
     """
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
@@ -121,7 +125,13 @@ def run_showcase(out_dir: Path, *, data: str = "digits", scale: float = 1.0, con
                 figures["test accuracy (100 labels)"] = result.eval["eval_accuracy"]
             recon = make_grid(torch.cat([x[:10], model(x[:10]).float().clamp(0, 1)]), nrow=10)
             strip = make_grid(interpolate(model, x[0], x[1], 10), nrow=10)
-        save_image(strip, out_dir / f"{e.model}_interpolation.png")
+        from deepfake_lab.provenance.label import Provenance
+
+        prov = Provenance(
+            kind="showcase", model=e.model, enabled=provenance, notify=lambda m: console.print(m, highlight=False),
+            parameters={"data": data, "steps": steps, "model_kwargs": e.model_kwargs, "what": "interpolation"},
+        )  # fmt: skip
+        save_generated_image(strip, out_dir / f"{e.model}_interpolation.png", prov)
         rows.append((e, steps, result.steps_per_second, figures, _png_data_uri(recon), _png_data_uri(strip)))
     page = _render(rows, data)
     path = out_dir / "index.html"

@@ -10,7 +10,9 @@ an image out.
 Every output says what it is:
 - a JSON sidecar `<output>.json` lists the replaced frames / faces, the model (card name + SHA-256 of the
   weights), the options and the source;
-- MP4 container metadata `comment` carries `synthetic: true` with the tool and model id (PNG: a text chunk).
+- MP4 container metadata `comment` carries `synthetic: true` with the tool and model id (PNG: a text chunk);
+- every frame carries the invisible watermark and the file a signed C2PA manifest (`deepfake_lab.provenance`),
+  unless `provenance=False` (--no-provenance).
 
 Example:
     >>> from deepfake_lab.pipelines.swap_video import SwapOptions, swap_media
@@ -43,6 +45,7 @@ from deepfake_lab.faces.detect import create_detector
 from deepfake_lab.faces.mask import face_mask
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face
+from deepfake_lab.provenance.label import Provenance, tmp_output
 from deepfake_lab.train.checkpoint import load_exported, resolve_export
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
 from deepfake_lab.video.reader import open_media
@@ -114,6 +117,7 @@ class SwapReport:
     seconds: float = 0.0
     kind: str = "video"
     replaced: list[dict[str, Any]] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -241,6 +245,7 @@ def swap_media(
     options: SwapOptions | None = None,
     *,
     on_frame: Callable[[int, int | None], None] | None = None,
+    provenance: bool = True,
 ) -> SwapReport:
     """Swap the faces of a video or image and write the result, its sidecar JSON and provenance metadata.
 
@@ -250,6 +255,9 @@ def swap_media(
         output: output file: .mp4/.mov/.mkv for videos, an image suffix for images.
         options: `SwapOptions`.
         on_frame: called as on_frame(frames_done, total_or_None) after each frame.
+        provenance: watermark every frame and C2PA-sign the output (`deepfake_lab.provenance`); False is the
+            CLI's `--no-provenance` (the caller warns). The output is written to a hidden sibling first and
+            appears under its name only once complete and signed.
 
     Returns:
         `SwapReport` (frames, replaced frames/faces, frames without faces, timing).
@@ -273,7 +281,13 @@ def swap_media(
             suffixes = tuple(sorted(IMAGE_EXTENSIONS)) if is_image else VIDEO_OUT_SUFFIXES
             if out.suffix.lower() not in suffixes:
                 raise BadInputError(f"output {out.name}: a {info.kind} input needs one of {', '.join(suffixes)}")
+            prov = Provenance(
+                kind="swap", model=sm.name, model_sha256=sm.sha256, enabled=provenance,
+                parameters={**asdict(opt), "source": src.name},
+            )  # fmt: skip
+            prov.check_output(out)
             out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = tmp_output(out)
             report = SwapReport(output=out, sidecar=out.with_name(out.name + ".json"), kind=info.kind)
             total = 1 if is_image else info.frame_count
             with create_detector("mediapipe") as det:
@@ -283,7 +297,7 @@ def swap_media(
                 writer: VideoWriter | None = None
                 if not is_image:
                     writer = VideoWriter(
-                        out,
+                        tmp,
                         fps=info.fps,
                         crf=opt.crf,
                         audio_from=src if info.has_audio else None,
@@ -294,13 +308,13 @@ def swap_media(
                         faces = [f for f in analyzer(frame.image, exhaustive=is_image) if f.mesh is not None]
                         image = swapper(frame.image, faces)
                         # PROVENANCE HOOK — the single place every output frame/image passes before it is
-                        # written: the provenance issue embeds its invisible watermark (and C2PA manifest for
-                        # images) here, on `image`. Today outputs are labelled by the container comment and
-                        # the JSON sidecar only.
+                        # written: the invisible watermark goes on every frame here; the C2PA manifest is
+                        # added when the file is complete (prov.finish below).
+                        image = prov.mark(image)
                         if writer is not None:
                             writer.write(image, time=frame.time)
                         else:
-                            _write_image(out, image, provenance_comment(sm, src))
+                            _write_image(tmp, image, provenance_comment(sm, src))
                         report.frames += 1
                         if faces:
                             report.frames_replaced += 1
@@ -319,13 +333,22 @@ def swap_media(
                             no_face.append(frame.index)
                         if on_frame is not None:
                             on_frame(report.frames, total)
+                    if writer is not None:
+                        writer.close()
+                    prov.finish(tmp, out)
                 finally:
                     if writer is not None:
                         writer.close()
+                    tmp.unlink(missing_ok=True)
     finally:
         torch.set_num_threads(prev_threads)
     report.frames_without_faces = len(no_face)
     report.seconds = time.perf_counter() - t0
+    report.provenance = (
+        {"watermark": prov.payload.to_dict(), "c2pa": True, "run_id": f"{prov.run_id:05x}"}
+        if prov.enabled
+        else {"watermark": None, "c2pa": False, "disabled": "--no-provenance"}
+    )
     _write_sidecar(report, src, sm, opt, no_face)
     return report
 
@@ -364,6 +387,7 @@ def _write_sidecar(report: SwapReport, src: Path, model: SwapModel, opt: SwapOpt
         "faces_replaced": report.faces_replaced,
         "frames_without_faces": report.frames_without_faces,
         "frames_without_faces_ranges": _ranges(no_face),
+        "provenance": report.provenance,
         "replaced": report.replaced,
     }
     report.sidecar.write_text(json.dumps(data, indent=1) + "\n")
