@@ -265,6 +265,10 @@ def load_dataset(
         from deepfake_lab.data.faceset import load_faceset
 
         return load_faceset(name, split, image_size=image_size or 64, limit=limit)
+    elif (Path(name) / "pairs.json").is_file():  # a paired folder (pix2pix): source + target channels stacked
+        from deepfake_lab.data.paired import load_paired
+
+        return load_paired(name, split, image_size=image_size, limit=limit)
     elif Path(name).exists():
         ds = load_image_folder(
             Path(name), image_size=image_size or 64, channels=channels or 3, split=split, limit=limit

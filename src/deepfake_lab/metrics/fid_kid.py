@@ -155,19 +155,22 @@ def fid_from_features(f1: np.ndarray, f2: np.ndarray) -> float:
 
 
 def kid_from_features(
-    f1: np.ndarray, f2: np.ndarray, *, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0
+    f1: np.ndarray, f2: np.ndarray, *, n_subsets: int = 100, subset_size: int | None = None, seed: int = 0
 ) -> tuple[float, float]:
     """KID: mean and std over random subsets of the unbiased MMD² with k(x, y) = (xᵀy / d + 1)³.
 
     Args:
         f1, f2: features [N1, D], [N2, D].
         n_subsets: number of random subset pairs.
-        subset_size: m per subset (capped at min(N1, N2)).
+        subset_size: m per subset (capped at min(N1, N2)); default min(1000, N/2): with m = N every random
+            subset is the whole set and the std would be 0 whatever the data (the mean is unbiased for any m).
 
     Returns:
         (mean, std) of the subset estimates.
     """
     f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    if subset_size is None:
+        subset_size = min(1000, max(2, min(len(f1), len(f2)) // 2))
     m = min(subset_size, len(f1), len(f2))
     if m < 2:
         raise BadInputError("KID needs at least 2 feature vectors in each set")

@@ -1,3 +1,10 @@
-from deepfake_lab.nn.layers import ACTIVATIONS, make_activation
+from deepfake_lab.nn.layers import (
+    ACTIVATIONS,
+    EqualizedConv2d,
+    EqualizedLinear,
+    PixelNorm,
+    make_activation,
+    minibatch_stddev,
+)
 
-__all__ = ["ACTIVATIONS", "make_activation"]
+__all__ = ["ACTIVATIONS", "EqualizedConv2d", "EqualizedLinear", "PixelNorm", "make_activation", "minibatch_stddev"]

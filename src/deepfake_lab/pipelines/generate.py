@@ -23,7 +23,8 @@ from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.imaging import make_grid, save_image, stack_grids
+from deepfake_lab.imaging import make_grid, save_generated_image, stack_grids
+from deepfake_lab.provenance.label import Provenance
 from deepfake_lab.train.checkpoint import load_exported
 from deepfake_lab.train.logging import RunLogger
 
@@ -34,7 +35,11 @@ def load_generator(run: Path | str) -> tuple[nn.Module, dict[str, Any]]:
     """The exported GAN of a run dir (or export dir / .safetensors / card), in eval mode, with its card."""
     model, card = load_exported(Path(run))
     if card.get("family") != "gan" or not hasattr(model, "generate"):
+        if hasattr(model, "translate"):
+            raise BadInputError(f"{run} holds an image-to-image GAN ({card['model']}): use `deepfake-lab translate`")
         raise BadInputError(f"{run} holds a {card.get('family')} model ({card['model']}), not a GAN")
+    if hasattr(model, "text_dim"):
+        raise BadInputError(f"{run} holds a text-to-image GAN ({card['model']}): use `deepfake-lab text2img`")
     return model, card
 
 
@@ -134,16 +139,20 @@ def sample_images(model: nn.Module, n: int, *, seed: int = 0, cls: int | None = 
     return generate_images(model, z, _classes(model, n, cls))
 
 
-def sample_run(run: Path | str, n: int, out: Path | str, *, seed: int = 0, cls: int | None = None) -> Path:
+def sample_run(
+    run: Path | str, n: int, out: Path | str, *, seed: int = 0, cls: int | None = None, provenance: bool = True
+) -> Path:
     """Write a grid of `n` samples of the run's generator to `out` (PNG).
 
     Conditional models without `cls`: one class per column (a row holds every class once).
+    `provenance=False` (--no-provenance) skips the watermark and C2PA manifest (see `deepfake_lab.provenance`).
     """
-    model, _ = load_generator(run)
+    model, card = load_generator(run)
     images = sample_images(model, n, seed=seed, cls=cls)
     k = int(getattr(model, "n_classes", 0))
     nrow = k if (k and cls is None) else 8
-    return _save(make_grid(images, nrow=nrow), out)
+    prov = Provenance.for_export("sample", run, card, {"n": n, "seed": seed, "class": cls}, provenance)
+    return _save(make_grid(images, nrow=nrow), out, prov)
 
 
 def interpolate_latent(model: nn.Module, a: str, b: str, steps: int = 8, mode: str = "lerp") -> Tensor:
@@ -165,11 +174,12 @@ def interpolate_latent(model: nn.Module, a: str, b: str, steps: int = 8, mode: s
 
 
 def interpolate_gan_run(
-    run: Path | str, a: str, b: str, steps: int, out: Path | str, mode: str = "lerp"
+    run: Path | str, a: str, b: str, steps: int, out: Path | str, mode: str = "lerp", *, provenance: bool = True
 ) -> Path:
-    """Write the strip of `interpolate_latent` for a GAN run as a PNG."""
-    model, _ = load_generator(run)
-    return _save(make_grid(interpolate_latent(model, a, b, steps, mode), nrow=steps), out)
+    """Write the strip of `interpolate_latent` for a GAN run as a labelled PNG (`provenance=False`: plain)."""
+    model, card = load_generator(run)
+    prov = Provenance.for_export("interpolate", run, card, {"a": a, "b": b, "steps": steps, "mode": mode}, provenance)
+    return _save(make_grid(interpolate_latent(model, a, b, steps, mode), nrow=steps), out, prov)
 
 
 @torch.no_grad()
@@ -219,26 +229,36 @@ def latent_arithmetic(
 
 
 def latent_arithmetic_run(
-    run: Path | str, a: list[int], b: list[int], c: list[int], out: Path | str, *, cls: int | None = None
+    run: Path | str,
+    a: list[int],
+    b: list[int],
+    c: list[int],
+    out: Path | str,
+    *,
+    cls: int | None = None,
+    provenance: bool = True,
 ) -> Path:
-    """Write rows: members of A | B | C, then G(mean A), G(mean B), G(mean C), then the results."""
-    model, _ = load_generator(run)
+    """Write rows: members of A | B | C, then G(mean A), G(mean B), G(mean C), then the results (a labelled
+    PNG; `provenance=False` writes it plain)."""
+    model, card = load_generator(run)
+    prov = Provenance.for_export("latent-arith", run, card, {"a": a, "b": b, "c": c, "class": cls}, provenance)
     parts = latent_arithmetic(model, a, b, c, cls=cls)
     rows = [
         make_grid(parts["groups"], nrow=len(parts["groups"])),
         make_grid(parts["means"], nrow=3),
         make_grid(parts["result"], nrow=len(parts["result"])),
     ]
-    return _save(stack_grids(rows), out)
+    return _save(stack_grids(rows), out, prov)
 
 
-def _save(image: Tensor, out: Path | str) -> Path:
+def _save(image: Tensor, out: Path | str, provenance: Provenance | None = None) -> Path:
+    """Write a generated PNG; with `provenance` it is watermarked and C2PA-signed."""
     out = Path(out)
     if out.is_dir():
         raise BadInputError(f"output {out} is a folder")
     if out.suffix.lower() != ".png":
         raise BadInputError(f"output {out} must be a .png file")
-    return save_image(image, out)
+    return save_generated_image(image, out, provenance)
 
 
 def evaluate_generator_run(

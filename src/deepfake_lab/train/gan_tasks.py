@@ -117,13 +117,16 @@ class GANTask(Task):
     def _z(self, batch: Batch) -> Tensor:
         return torch.randn(batch.x.shape[0], self.model.latent_dim, device=batch.x.device)
 
-    def d_step_loss(self, batch: Batch) -> dict[str, Tensor]:
-        """D phase: BCE (or ls/hinge) on real images vs detached fakes."""
+    def _d_logits(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """D's logits on the real batch and on detached fakes of the same size."""
         y = self._labels(batch)
         with torch.no_grad():
             fake = self.model.generate(self._z(batch), y)
-        real_logits = self.model.discriminate(to_signed(batch.x), y)
-        fake_logits = self.model.discriminate(fake, y)
+        return self.model.discriminate(to_signed(batch.x), y), self.model.discriminate(fake, y)
+
+    def d_step_loss(self, batch: Batch) -> dict[str, Tensor]:
+        """D phase: BCE (or ls/hinge) on real images vs detached fakes."""
+        real_logits, fake_logits = self._d_logits(batch)
         loss = discriminator_loss(real_logits, fake_logits, self.d_loss_kind)
         return {
             "loss": loss,
@@ -170,3 +173,67 @@ class GANTask(Task):
         d_real = torch.sigmoid(self.model.discriminate(to_signed(batch.x), y).float()).mean()
         d_fake = torch.sigmoid(self.model.discriminate(fake, y).float()).mean()
         return {"eval_d_real": float(d_real), "eval_d_fake": float(d_fake)}
+
+
+def progan_schedule(step: int, stage_steps: int, n_stages: int, fade_fraction: float = 0.5) -> tuple[int, float]:
+    """(stage, α) at a training step: each stage lasts `stage_steps`; stages ≥ 1 fade in over the first
+    `fade_fraction` of theirs (α: 0 -> 1), then train stable (α = 1); the last stage runs to the end."""
+    stage = min(step // stage_steps, n_stages - 1)
+    if stage == 0:
+        return 0, 1.0
+    fade = max(1, int(stage_steps * fade_fraction))
+    return stage, min(1.0, (step - stage * stage_steps) / fade)
+
+
+@TASKS.register("progan", family="gan")
+class ProGANTask(GANTask):
+    """The adversarial task with progressive growing: the step sets the nets' (stage, α) before each step.
+
+    Args:
+        model: a `ProGAN`.
+        stage_steps: training steps per resolution stage (4×4, 8×8, ...).
+        fade_fraction: fraction of a new stage's steps spent fading it in.
+        drift: ε of the paper's drift penalty ε·E[D(x)²] on real logits (keeps D's output near 0).
+        g_loss, d_loss, g_lr, d_lr, betas: as the gan task.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        stage_steps: int = 600,
+        fade_fraction: float = 0.5,
+        drift: float = 1e-3,
+        g_loss: str = "non-saturating",
+        d_loss: str | None = None,
+        g_lr: float | None = None,
+        d_lr: float | None = None,
+        betas: list[float] | None = None,
+    ) -> None:
+        if not hasattr(model, "set_progress"):
+            raise BadInputError("the progan task needs a progressive GAN (progan-32)")
+        if stage_steps < 1 or not 0 <= fade_fraction <= 1 or drift < 0:
+            raise BadInputError("stage_steps must be >= 1, fade_fraction in [0, 1] and drift >= 0")
+        super().__init__(model, g_loss=g_loss, d_loss=d_loss, g_lr=g_lr, d_lr=d_lr, betas=betas)
+        self.stage_steps, self.fade_fraction, self.drift = int(stage_steps), float(fade_fraction), float(drift)
+
+    def phases(self, step: int) -> list[Phase]:
+        stage, alpha = progan_schedule(step, self.stage_steps, self.model.n_stages, self.fade_fraction)
+        self.model.set_progress(stage, alpha)
+        return super().phases(step)
+
+    def d_step_loss(self, batch: Batch) -> dict[str, Tensor]:
+        """The gan task's D loss + ε·E[D(x)²]; logs the current resolution and α."""
+        real_logits, fake_logits = self._d_logits(batch)
+        loss = discriminator_loss(real_logits, fake_logits, self.d_loss_kind)
+        return {
+            "loss": loss + self.drift * real_logits.float().pow(2).mean(),
+            "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+            "resolution": torch.tensor(float(self.model.resolution)),
+            "alpha": self.model.generator.alpha.detach().float().clone(),
+        }
+
+
+# Image-to-image tasks (pix2pix, CycleGAN) live in their own module and register on import.
+from deepfake_lab.train import gan_tasks_image, gan_tasks_text  # noqa: E402, F401

@@ -1,0 +1,115 @@
+"""FID of DCGAN-32 on Fashion-MNIST after a fixed wall-clock budget: our Trainer vs the eager reference loop.
+
+Usage: python benchmarks/gan_quality.py [--minutes 10] [--n 1000] [--threads 2]
+
+- ours: `Trainer` steps (dcgan-32 preset: bf16 autocast + channels_last, uint8 images in memory) until the
+  budget is spent;
+- reference: the plain eager fp32 loop of `gan_speed.py` (same networks and init, PNG decoded per item through
+  a DataLoader) for the same budget.
+Then `--n` samples of each generator (latent seeds 0..n-1) against `--n` real test images through the
+InceptionV3 of `deepfake_lab.metrics.fid_kid` (FID and KID). Figures go to RESULTS.md with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from _common import append_results
+from gan_speed import BATCH, PNGFolder, write_pngs
+from torch.utils.data import DataLoader
+
+from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
+from deepfake_lab.data.datasets import load_dataset
+from deepfake_lab.losses import discriminator_loss, generator_loss
+from deepfake_lab.metrics.fid_kid import InceptionFeatures, fid_from_features, kid_from_features, quantize
+from deepfake_lab.pipelines.generate import sample_images
+from deepfake_lab.registry import create_model
+from deepfake_lab.train.trainer import Trainer
+
+
+def train_ours(seconds: float, data: str, tmp: Path) -> tuple[torch.nn.Module, int]:
+    cfg = RunConfig(
+        model="dcgan-32",
+        data=DataConfig(name=data, image_size=32),
+        optim=OptimConfig(lr=2e-4, betas=[0.5, 0.999]),
+        train=TrainConfig(steps=10**9, batch_size=BATCH, precision="bf16", log_every=10**9, sample_every=10**9,
+                          checkpoint_every=10**9),
+    )
+    trainer = Trainer(cfg, tmp / "ours", progress=False, tensorboard=False)
+    trainer.task.setup(trainer.train_data)
+    for net in trainer.task.nets.values():
+        net.train()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        trainer.train_step()
+    model = trainer.model.to(memory_format=torch.contiguous_format).eval()
+    return model, trainer.step
+
+
+def train_reference(seconds: float, files: list[Path]) -> tuple[torch.nn.Module, int]:
+    torch.manual_seed(0)
+    gan = create_model("dcgan-32", in_shape=(1, 32, 32))
+    opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(gan.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    loader = DataLoader(PNGFolder(files, 32), batch_size=BATCH, shuffle=True, drop_last=True, num_workers=0)
+    it, steps, t0 = iter(loader), 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        try:
+            x = next(it)
+        except StopIteration:
+            it = iter(loader)
+            x = next(it)
+        fake = gan.generate(torch.randn(BATCH, gan.latent_dim))
+        loss_d = discriminator_loss(gan.discriminate(x), gan.discriminate(fake.detach()))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = generator_loss(gan.discriminate(fake), "non-saturating")
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        steps += 1
+    return gan.eval(), steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=10.0, help="training budget of each contender")
+    ap.add_argument("--n", type=int, default=1000, help="generated and real images for FID/KID")
+    ap.add_argument("--data", default="fashion-mnist")
+    ap.add_argument("--images", type=int, default=8192, help="PNG files for the reference loader")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-append", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    seconds = args.minutes * 60
+    real = load_dataset(args.data, "test", image_size=32)
+    real = real.images[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: args.n]]
+    extractor = InceptionFeatures(batch_size=50)
+    f_real = extractor(real)
+    rows = ["| contender | steps in budget | FID | KID |", "|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        (tmp / "png").mkdir()
+        files = write_pngs(args.data, args.images, tmp / "png")
+        for name, fn in (("Trainer bf16+cl, uint8 in memory", lambda: train_ours(seconds, args.data, tmp)),
+                         ("eager fp32 + PNG per item", lambda: train_reference(seconds, files))):
+            model, steps = fn()
+            with torch.no_grad():
+                fake = quantize(sample_images(model, args.n, seed=0))
+            f_fake = extractor(fake)
+            kid, _ = kid_from_features(f_fake, f_real, seed=0)
+            rows.append(f"| {name} | {steps} | {fid_from_features(f_fake, f_real):.1f} | {kid:.4f} |")
+            print(rows[-1], flush=True)
+    rows += ["", f"DCGAN-32 on {args.data}, {args.minutes:g} min wall each, {args.threads} threads, FID/KID on "
+             f"{args.n} samples vs {args.n} test images (small n biases FID upward; compare rows, not papers)."]
+    if not args.no_append:
+        append_results(f"GANs: DCGAN-32 quality after {args.minutes:g} min, Trainer vs eager reference", rows)
+
+
+if __name__ == "__main__":
+    main()
