@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TORCH_SPEC     ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 
-.PHONY: install data demo test lint clean-venv
+.PHONY: install data demo showcase test lint clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ data: install
 	$(BIN)/deepfake-lab data fetch
 
 demo: data
+	$(BIN)/deepfake-lab demo --out deepfake-lab-demo
+
+showcase: data
 	$(BIN)/deepfake-lab showcase --data mnist --out runs/showcase-$$(date +%Y%m%d-%H%M%S)
 
 lint: install

@@ -12,15 +12,10 @@ import cv2
 import typer
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
+from deepfake_lab.cli.progress import media_progress
 from deepfake_lab.pipelines.extract import ExtractOptions, ExtractProgress, SourceResult, extract
 from deepfake_lab.video.reader import MediaInfo
 
@@ -30,18 +25,7 @@ class _RichProgress(ExtractProgress):
 
     def __init__(self, console: Console, enabled: bool) -> None:
         self.console = console
-        self.bar = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[fps]} fps, {task.fields[faces]} faces", markup=False),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not enabled,
-        )
+        self.bar = media_progress(console, enabled, "{task.fields[fps]} fps, {task.fields[faces]} faces")
         self.task: TaskID | None = None
         self.faces = 0
         self.frames = 0

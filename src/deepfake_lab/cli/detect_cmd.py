@@ -1,0 +1,323 @@
+"""`deepfake-lab detect INPUT...`: probability that faces in videos / images / streams were manipulated.
+
+Argument handling and display only; the work is `deepfake_lab.pipelines.scan` (and `report` for HTML).
+Exit codes: 0 done; 1 a file scored above `--fail-above`; 2 bad input (each bad file reported on one line,
+the others still scanned).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import typer
+from rich.console import Console
+from rich.progress import (
+    TaskID,
+)
+from rich.table import Table
+
+from deepfake_lab.cli.progress import media_progress
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.pipelines.scan import (
+    AGGREGATIONS,
+    DetectorModel,
+    FileScan,
+    FrameScore,
+    ScanOptions,
+    ScanProgress,
+    check_output,
+    is_live_source,
+    load_detector,
+    scan_paths,
+    write_csv,
+)
+from deepfake_lab.train import distributed as ddp
+from deepfake_lab.video.reader import MediaInfo
+
+
+class _RichScanProgress(ScanProgress):
+    """Progress bar per source with fps, running score and dropped frames; errors printed above it."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.console = console
+        stats = "{task.fields[fps]} fps, running {task.fields[running]} {task.fields[dropped]}"
+        self.bar = media_progress(console, enabled, stats)
+        self.task: TaskID | None = None
+        self.n, self.i = 0, 0
+        self.frames = 0
+        self.t0 = time.perf_counter()
+
+    def sources_found(self, count: int) -> None:
+        self.n = count
+
+    def file_started(self, source: str, info: MediaInfo | None, total_frames: int | None) -> None:
+        self.i += 1
+        self.frames, self.t0 = 0, time.perf_counter()
+        name = Path(source).name or source
+        name = name if len(name) <= 40 else name[:37] + "..."
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+        self.task = self.bar.add_task(
+            f"[{self.i}/{self.n}] {name}", total=total_frames, fps="-", running="-", dropped=""
+        )
+
+    def frames_done(self, frames: list[FrameScore], running: float | None, dropped: int) -> None:
+        self.frames += len(frames)
+        if self.task is None:
+            return
+        dt = time.perf_counter() - self.t0
+        self.bar.update(
+            self.task,
+            advance=len(frames),
+            fps=f"{self.frames / dt:.1f}" if dt > 0 else "-",
+            running="no face yet" if running is None else f"{100 * running:.1f}% fake",
+            dropped=f"{dropped} dropped" if dropped else "",
+        )
+
+    def file_finished(self, result: FileScan) -> None:
+        if result.status in ("error", "partial"):
+            self.console.print(f"error: {result.message}", markup=False, highlight=False, soft_wrap=True)
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+
+
+_CARD_METRICS = ("eval_auc", "eval_accuracy", "eval_eer", "test_auc", "auc")
+
+
+def _card_metrics(card: dict) -> list[str]:
+    """Headline metrics of a model card: flat `eval_auc`-style keys, or `auc` inside a per-split dict."""
+    metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
+    shown = [f"{k} {v:.3f}" for k, v in metrics.items() if k in _CARD_METRICS and isinstance(v, (int, float))]
+    for k, v in metrics.items():
+        if not shown and isinstance(v, dict) and isinstance(v.get("auc"), (int, float)):
+            shown.append(f"{k} AUC {v['auc']:.3f}")
+    return shown
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `detect` command to the CLI app."""
+    app.command("detect")(detect_command)
+
+
+def _check_output(path: Path | None, inputs: list[str], what: str, overwrite: bool) -> None:
+    if path is None:
+        return
+    for raw in inputs:
+        if not is_live_source(raw) and Path(raw).exists() and Path(raw).resolve() == path.resolve():
+            raise BadInputError(f"{what} {path} would overwrite an input")
+    check_output(path, overwrite, what)
+
+
+def _table(files: list[FileScan], threshold: float) -> Table:
+    t = Table(title=None, show_edge=False, pad_edge=False)
+    for col in ("file", "score", "verdict", "frames", "no face", "faces", "tracks", "fps"):
+        t.add_column(col, justify="right" if col not in ("file", "verdict") else "left")
+    for f in files:
+        name = Path(f.source).name or f.source
+        score = "-" if f.score is None else f"{100 * f.score:.1f}%"
+        style = {"manipulated": "bold red", "authentic": "green"}.get(f.verdict, "dim")
+        t.add_row(
+            name,
+            score,
+            f"[{style}]{f.verdict}[/{style}]",
+            str(len(f.frames)),
+            str(f.frames_without_faces),
+            str(f.faces_scored),
+            str(len(f.tracks)),
+            f"{f.fps:.1f}",
+        )
+    return t
+
+
+def _detect_sharded(
+    inputs: list[str],
+    det: DetectorModel,
+    options: ScanOptions,
+    json_out: Path | None,
+    progress: _RichScanProgress,
+    check_provenance: bool,
+    fail_above: float | None,
+    out: Console,
+    err: Console,
+    others: dict[str, object],
+) -> None:
+    """The resumable, shardable path: `--json X.jsonl`, or any scan under torchrun (see `scan_shards`)."""
+    from deepfake_lab.pipelines.scan_shards import scan_sharded
+
+    if json_out is None:
+        raise BadInputError("a scan under torchrun needs --json OUT.jsonl (or .json): the ranks merge into it")
+    used = [k for k, v in others.items() if v is not None]
+    if used:
+        raise BadInputError(f"{', '.join(used)}: not available in a sharded/resumable scan (--json .jsonl, torchrun)")
+    info = ddp.env_info()
+    progress.bar.disable = progress.bar.disable or not info.is_main
+    with progress.bar:
+        doc = scan_sharded(inputs, det, options, json_out, progress=progress, provenance=check_provenance)
+    ddp.shutdown()
+    if doc is None:  # ranks other than 0: rank 0 reports
+        return
+    files = doc["files"]
+    for f in files:
+        if f["status"] in ("error", "partial"):
+            msg = f["message"] if f["source"] in f["message"] else f"{f['source']}: {f['message']}"
+            err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
+    done = sum(1 for f in files if f["status"] not in ("error",))
+    out.print(
+        f"{done}/{len(files)} file(s) scanned by {info.world_size} process(es); "
+        f"{doc['summary']['manipulated']} manipulated; json: {json_out}",
+        markup=False,
+        highlight=False,
+    )
+    if doc["summary"]["errors"]:
+        raise typer.Exit(2)
+    flagged = [f for f in files if f.get("score") is not None and fail_above is not None and f["score"] > fail_above]
+    if flagged:
+        names = ", ".join(Path(f["source"]).name for f in flagged)
+        err.print(f"above {fail_above:g}: {names}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def detect_command(
+    inputs: list[str] = typer.Argument(
+        ..., metavar="INPUT...", help="Videos, images, folders (recursive), stream URLs or capture devices."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", "-m", help="Exported detector (run dir, export dir or .safetensors); default: shipped one."
+    ),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the versioned JSON result here."),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Write one CSV row per face / face-less frame here."),
+    annotate: Path | None = typer.Option(
+        None, "--annotate", help="Annotated video (.mp4) / image; a folder when there are several inputs."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Self-contained HTML report."),
+    aggregate: str = typer.Option(
+        "confident", "--aggregate", help=f"Per-track aggregation: {' | '.join(AGGREGATIONS)}."
+    ),
+    threshold: float = typer.Option(0.5, "--threshold", help="File score from which the verdict is manipulated."),
+    fail_above: float | None = typer.Option(
+        None, "--fail-above", help="Exit with code 1 when a file scores above this (for pipelines)."
+    ),
+    detect_every: int = typer.Option(
+        5, "--detect-every", help="Face detection on 1 frame in N; landmarks interpolated in between."
+    ),
+    every: int = typer.Option(1, "--every", help="Score one frame in N."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Face crops per detector call."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 when faster) | fp32 | bf16."),
+    max_faces: int | None = typer.Option(None, "--max-faces", help="Score at most N faces per frame (largest)."),
+    min_size: float = typer.Option(24.0, "--min-size", help="Ignore faces smaller than this (pixels)."),
+    model_range: str = typer.Option("auto", "--range", help="Face detector range: auto | short | full | both."),
+    realtime: bool = typer.Option(
+        False, "--realtime", help="Run at the source's frame rate, dropping frames to keep latency bounded."
+    ),
+    max_latency: float = typer.Option(0.5, "--max-latency", help="Realtime: drop frames older than this (s)."),
+    max_seconds: float | None = typer.Option(
+        None, "--max-seconds", help="Stop each source after this much media time (live: else until Ctrl-C)."
+    ),
+    threads: int = typer.Option(1, "--threads", help="Torch threads for the detector."),
+    device: str = typer.Option("cpu", "--device", help="Detector device: cpu | cuda | auto (CUDA when present)."),
+    check_provenance: bool = typer.Option(
+        True, "--provenance/--no-provenance", help="Look for provenance labels (C2PA manifest, watermark)."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace existing output files that are not earlier scan outputs."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Scan media for manipulated faces: per-frame, per-track and per-file probabilities.
+
+    A bad input is reported on one line and the others are still scanned (exit code 2 at the end).
+    """
+    cv2.setNumThreads(1)
+    options = ScanOptions(
+        detect_every=detect_every,
+        every=every,
+        aggregation=aggregate,
+        threshold=threshold,
+        batch_size=batch_size,
+        precision=precision,
+        threads=threads,
+        max_faces=max_faces,
+        min_size=min_size,
+        model_range=model_range,
+        realtime=realtime,
+        max_latency=max_latency,
+        max_seconds=max_seconds,
+    )
+    options.validate()
+    if fail_above is not None and not 0.0 <= fail_above <= 1.0:
+        raise BadInputError(f"--fail-above must be in 0..1, got {fail_above}")
+    for path, what in ((json_out, "--json"), (csv_out, "--csv"), (report, "--report")):
+        _check_output(path, inputs, what, overwrite)
+    from deepfake_lab.train.trainer import resolve_device
+
+    det = load_detector(model, device=str(resolve_device(device)))
+    out = Console(soft_wrap=True, quiet=not ddp.env_info().is_main)  # under torchrun rank 0 talks
+    err = Console(stderr=True)
+    card = det.card
+    trained = card.get("training", {}).get("data") if isinstance(card.get("training"), dict) else None
+    shown = _card_metrics(card)
+    out.print(
+        f"detector: {det.name} ({card.get('model')}, {det.crop_size} px crops, margin {det.margin:g}"
+        + (f", trained on {trained}" if trained else "")
+        + (f", {', '.join(shown)}" if shown else "")
+        + f", weights {det.weights.name} sha256 {det.sha256[:12]})",
+        markup=False,
+        highlight=False,
+    )
+    progress = _RichScanProgress(err, enabled=not quiet and err.is_terminal)
+    if ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl"):
+        _detect_sharded(inputs, det, options, json_out, progress, check_provenance, fail_above, out, err,
+                        others={"--csv": csv_out, "--report": report, "--annotate": annotate,
+                                "--realtime": realtime or None})  # fmt: skip
+        return
+    try:
+        with progress.bar:
+            result = scan_paths(
+                inputs,
+                det,
+                options,
+                annotate=annotate,
+                progress=progress,
+                provenance=check_provenance,
+                overwrite=overwrite,
+            )
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing written (scans are not resumable; run again)", markup=False)
+        raise typer.Exit(130) from None
+    if result.interrupted:
+        err.print(
+            f"interrupted: the outputs hold the {len(result.files)} source(s) finished before Ctrl-C",
+            markup=False,
+            highlight=False,
+        )
+    out.print(f"precision: {det.precision}; aggregation: {options.aggregation}", markup=False, highlight=False)
+    out.print(_table(result.files, threshold))
+    doc = result.to_dict()
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        out.print(f"json: {json_out}", markup=False, highlight=False)
+    if csv_out is not None:
+        csv_out.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(result, csv_out)
+        out.print(f"csv: {csv_out}", markup=False, highlight=False)
+    if report is not None:
+        from deepfake_lab.pipelines.report import write_report
+
+        write_report(result, report)
+        out.print(f"report: {report}", markup=False, highlight=False)
+    for f in result.files:
+        if f.annotated:
+            out.print(f"annotated: {f.annotated}", markup=False, highlight=False)
+    if result.interrupted:
+        raise typer.Exit(130)
+    if result.errors:
+        raise typer.Exit(2)
+    if fail_above is not None and result.flagged(fail_above):
+        names = ", ".join(Path(f.source).name for f in result.flagged(fail_above))
+        err.print(f"above {fail_above:g}: {names}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
