@@ -18,10 +18,9 @@ from pathlib import Path
 from _common import append_results
 
 
-def run(nproc: int, args: argparse.Namespace, tmp: Path) -> float:
-    threads = max(1, (os.cpu_count() or 2) // nproc)
+def run(nproc: int, threads: int, args: argparse.Namespace, tmp: Path) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    name = f"p{nproc}"
+    name = f"p{nproc}t{threads}"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
     cmd += ["-m", "deepfake_lab", "train", args.model, "--data", args.data, "--steps", str(args.steps)]
     cmd += ["--batch-size", str(args.batch_size), "--name", name, "--no-progress"]
@@ -39,13 +38,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=128)
     args = ap.parse_args()
-    rows = ["| processes | threads each | steps/s | images/s | vs 1 process |", "|---|---|---|---|---|"]
+    rows = ["| processes | threads each | steps/s | images/s | vs 1 process, 1 thread |", "|---|---|---|---|---|"]
     base = None
     with tempfile.TemporaryDirectory() as d:
-        for n in (1, 2):
-            sps = run(n, args, Path(d))
+        cores = os.cpu_count() or 2
+        for n, threads in ((1, 1), (1, cores), (2, max(1, cores // 2))):
+            sps = run(n, threads, args, Path(d))
             base = base or sps
-            threads = max(1, (os.cpu_count() or 2) // n)
             rows.append(f"| {n} | {threads} | {sps:.1f} | {sps * args.batch_size:.0f} | {sps / base:.2f}× |")
             print(rows[-1], flush=True)
     rows.append("")

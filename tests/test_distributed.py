@@ -100,3 +100,15 @@ def test_single_process_helpers_are_no_ops() -> None:
     items = list(range(7))
     assert ddp.shard(items, ddp.DistInfo(0, 2, 0)) == [0, 2, 4, 6]
     assert ddp.shard(items, ddp.DistInfo(1, 2, 0)) == [1, 3, 5]
+
+
+def test_device_selection() -> None:
+    from deepfake_lab.train.trainer import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(BadInputError, match="--device must be"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(BadInputError, match="no CUDA device"):
+            resolve_device("cuda:0")

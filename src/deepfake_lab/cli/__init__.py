@@ -30,6 +30,11 @@ _COMMAND_MODULES = [
     "deepfake_lab.cli.gan_cmd",
     "deepfake_lab.cli.extract_cmd",
     "deepfake_lab.cli.swap_cmd",
+    "deepfake_lab.cli.bench_cmd",
+    "deepfake_lab.cli.detect_cmd",
+    "deepfake_lab.cli.demo_cmd",
+    "deepfake_lab.cli.serve_cmd",
+    "deepfake_lab.cli.provenance_cmd",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -70,9 +70,12 @@ class TrainResult:
 
 
 def resolve_device(name: str) -> torch.device:
+    """`auto` (CUDA when present), `cpu`, `cuda` or `cuda:N`; anything else is a one-line user error."""
+    if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise BadInputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+    if name.startswith("cuda") and not torch.cuda.is_available():
         raise BadInputError("--device cuda asked for, but no CUDA device is available")
     return torch.device(name)
 

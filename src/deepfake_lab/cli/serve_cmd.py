@@ -1,0 +1,97 @@
+"""`deepfake-lab serve`: the web service and page (FastAPI + uvicorn; needs the `[web]` extra)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from deepfake_lab.errors import BadInputError
+
+TOKEN_ENV = "DEEPFAKE_LAB_TOKEN"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
+        port: int = typer.Option(8000, "--port", min=1, max=65535),
+        workers: int = typer.Option(1, "--workers", min=1, max=64, help="Analyses scanned at the same time."),
+        queue: int = typer.Option(16, "--queue", min=1, max=10_000, help="Analyses allowed to wait."),
+        model: Path = typer.Option(None, "--model", "-m", help="Exported detector (default: the shipped one)."),
+        token: str = typer.Option(
+            None, "--token", help=f"Require 'Authorization: Bearer TOKEN' on the API (or set {TOKEN_ENV})."
+        ),
+        max_upload_mb: float = typer.Option(500.0, "--max-upload-mb", min=0.001, help="Largest upload accepted."),
+        ttl: float = typer.Option(3600.0, "--ttl", min=1.0, help="Seconds a finished analysis is kept."),
+        jobs_dir: Path = typer.Option(
+            None, "--jobs-dir", help="Where uploads and results live (default: a temporary folder removed on exit)."
+        ),
+        detect_every: int = typer.Option(5, "--detect-every", min=1, help="Default face detection interval."),
+        threads: int = typer.Option(1, "--threads", min=1, help="Torch threads for the detector."),
+    ) -> None:
+        """Serve the API and the upload page; open http://HOST:PORT/ in a browser."""
+        try:
+            import uvicorn
+
+            from deepfake_lab.web.app import create_app
+        except ImportError as exc:
+            raise BadInputError(
+                f"the web service needs the [web] extra: pip install 'deepfake-lab[web]' ({exc.name})"
+            ) from None
+        import torch
+
+        from deepfake_lab.pipelines.scan import ScanOptions, load_detector
+
+        console = Console(stderr=True)
+        token = token or os.environ.get(TOKEN_ENV) or None
+        if not _is_loopback(host) and not token:
+            console.print(
+                f"[yellow]warning:[/] listening on {host} without a token: anyone who reaches this port can upload "
+                f"files and read results. Set --token or {TOKEN_ENV}."
+            )
+        torch.set_num_threads(threads)
+        detector = load_detector(model)
+        defaults = ScanOptions(detect_every=detect_every, threads=threads)
+        detector.choose_precision(defaults.precision)
+        temp = jobs_dir is None
+        root = Path(tempfile.mkdtemp(prefix="deepfake-lab-serve-")) if temp else jobs_dir
+        if not temp and root.exists() and any(root.iterdir()):
+            raise BadInputError(f"--jobs-dir {root} is not empty; give an empty or new folder")
+        web = create_app(
+            detector,
+            jobs_dir=root,
+            workers=workers,
+            max_queue=queue,
+            ttl_s=ttl,
+            max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+            token=token,
+            defaults=defaults,
+        )
+        console.print(
+            f"deepfake-lab serving on http://{host}:{port}/ (API docs at /docs; model {detector.name}; "
+            f"jobs in {root}). Ctrl-C stops."
+        )
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so `finally` cleans up.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            uvicorn.run(web, host=host, port=port, log_level="warning")
+        finally:
+            if temp:
+                shutil.rmtree(root, ignore_errors=True)

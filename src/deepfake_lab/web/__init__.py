@@ -1,0 +1,1 @@
+"""Web service and page (FastAPI): `deepfake-lab serve`."""

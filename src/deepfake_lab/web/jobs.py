@@ -1,0 +1,323 @@
+"""Analysis jobs behind the web service: a bounded queue, a worker pool, per-job folders, expiry.
+
+Each job owns one folder `<root>/<id>/` (the id is a random hex token; client file names are never used
+as paths). A worker scans the upload with `deepfake_lab.pipelines.scan.scan_file` and records per-frame
+scores as events while it goes, so that the page can follow them live.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepfake_lab.errors import BadInputError, DeepfakeLabError
+from deepfake_lab.pipelines.scan import (
+    DetectorModel,
+    FileScan,
+    FrameScore,
+    ScanOptions,
+    ScanProgress,
+    ScanResult,
+    scan_file,
+)
+from deepfake_lab.video import MediaInfo, VideoWriter, open_media
+
+# Codecs every current browser plays inside MP4/WebM; other uploads get an H.264 preview for the page.
+BROWSER_CODECS = {"h264", "vp8", "vp9", "av1"}
+BROWSER_CONTAINERS = {".mp4", ".webm", ".m4v"}
+
+
+class QueueFullError(DeepfakeLabError):
+    """Too many analyses waiting."""
+
+
+class JobCancelled(Exception):  # noqa: N818 - a control-flow signal
+    """Raised inside a scan whose job was deleted."""
+
+
+@dataclass
+class Job:
+    """One analysis. `events` holds per-frame records (the JSON schema's frame objects) in order."""
+
+    id: str
+    dir: Path
+    filename: str
+    media: Path
+    kind: str
+    info: MediaInfo
+    options: ScanOptions
+    status: str = "queued"  # queued | running | done | failed | cancelled
+    message: str = ""
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    frames_total: int | None = None
+    frames_done: int = 0
+    running_score: float | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    outputs: dict[str, str] = field(default_factory=dict)  # name -> file name inside `dir`
+    suspicious: list[dict[str, Any]] = field(default_factory=list)  # the most suspicious crops (PNG outputs)
+    cancelled: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("done", "failed", "cancelled")
+
+    def summary(self) -> dict[str, Any]:
+        """Status document of `GET /api/v1/analyses/{id}` (without the result)."""
+        total = self.frames_total
+        return {
+            "id": self.id,
+            "status": self.status,
+            "message": self.message,
+            "filename": self.filename,
+            "kind": self.kind,
+            "media": {
+                "width": self.info.width,
+                "height": self.info.height,
+                "fps": round(self.info.fps, 3),
+                "duration": self.info.duration,
+                "frame_count": self.info.frame_count,
+                "codec": self.info.codec,
+            },
+            "progress": {
+                "frames_done": self.frames_done,
+                "frames_total": total,
+                "fraction": round(min(1.0, self.frames_done / total), 4) if total else None,
+                "running_score": None if self.running_score is None else round(self.running_score, 4),
+            },
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+            "downloads": sorted(self.outputs),
+            "suspicious": self.suspicious,
+        }
+
+
+def frame_event(fr: FrameScore) -> dict[str, Any]:
+    """The per-frame record sent over server-sent events (same fields as the JSON schema's frames)."""
+
+    def r(v: float) -> float | None:
+        return round(float(v), 4) if np.isfinite(v) else None
+
+    return {
+        "index": fr.index,
+        "time": round(fr.time, 4),
+        "status": fr.status,
+        "prob": None if fr.prob is None else r(fr.prob),
+        "faces": [
+            {"track": f.track, "box": [round(float(v), 1) for v in f.box], "prob": r(f.prob), "tracked": f.tracked}
+            for f in fr.faces
+        ],
+    }
+
+
+class _JobProgress(ScanProgress):
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def file_started(self, source: str, info: MediaInfo | None, total_frames: int | None) -> None:
+        self.job.frames_total = total_frames
+
+    def frames_done(self, frames: list[FrameScore], running: float | None, dropped: int) -> None:
+        job = self.job
+        if job.cancelled:
+            raise JobCancelled
+        with job.lock:
+            job.events.extend(frame_event(f) for f in frames)
+            job.frames_done += len(frames)
+            job.running_score = running
+
+
+def _write_preview(src: Path, dst: Path) -> None:
+    """Re-encode a video the browser cannot play (HEVC, MJPEG, AVI, ...) as H.264 MP4, streaming."""
+    with open_media(src) as reader:
+        fps = reader.info.fps or 25.0
+        with VideoWriter(dst, fps, crf=23, preset="veryfast") as writer:
+            for frame in reader:
+                writer.write(frame.image, time=frame.time)
+
+
+class JobManager:
+    """Queue + worker threads + expiry. Thread-safe; the web app holds one.
+
+    Args:
+        root: parent folder of job folders (created).
+        model: the loaded detector shared by all workers (inference only).
+        workers: worker threads (each scans one file at a time).
+        max_queue: analyses allowed to wait; more raise `QueueFullError`.
+        ttl_s: finished jobs (and their files) are deleted this long after they end.
+        write_report: also write the HTML report and annotated media per job.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        model: DetectorModel,
+        *,
+        workers: int = 1,
+        max_queue: int = 16,
+        ttl_s: float = 3600.0,
+        write_report: bool = True,
+    ) -> None:
+        if workers < 1:
+            raise BadInputError(f"--workers must be >= 1, got {workers}")
+        if max_queue < 1:
+            raise BadInputError(f"the queue size must be >= 1, got {max_queue}")
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.model = model
+        self.ttl_s = float(ttl_s)
+        self.write_report = write_report
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._work, name=f"scan-{i}", daemon=True) for i in range(workers)]
+        self._threads.append(threading.Thread(target=self._reap, name="reaper", daemon=True))
+        for t in self._threads:
+            t.start()
+
+    # ------------------------------------------------------------------ public
+    def new_job_dir(self) -> tuple[str, Path]:
+        """A fresh job id and its (empty) folder."""
+        job_id = uuid.uuid4().hex
+        path = self.root / job_id
+        path.mkdir(parents=True)
+        return job_id, path
+
+    def submit(self, job: Job) -> Job:
+        with self._lock:
+            self.jobs[job.id] = job
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            with self._lock:
+                self.jobs.pop(job.id, None)
+            shutil.rmtree(job.dir, ignore_errors=True)
+            raise QueueFullError("too many analyses are waiting; try again later") from None
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self.jobs.get(job_id)
+
+    def delete(self, job_id: str) -> bool:
+        """Cancel (if running) and remove a job and its files."""
+        with self._lock:
+            job = self.jobs.pop(job_id, None)
+        if job is None:
+            return False
+        job.cancelled = True
+        if job.status in ("queued", "done", "failed", "cancelled"):
+            shutil.rmtree(job.dir, ignore_errors=True)
+        if not job.ended:
+            job.status, job.message = "cancelled", "deleted by the client"
+        return True
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            jobs = list(self.jobs.values())
+        out = {"queued": 0, "running": 0, "done": 0, "failed": 0, "cancelled": 0}
+        for j in jobs:
+            out[j.status] = out.get(j.status, 0) + 1
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        for _ in self._threads:
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                break
+
+    # ------------------------------------------------------------------ workers
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            job = self._queue.get()
+            if job is None:
+                return
+            if job.cancelled:
+                shutil.rmtree(job.dir, ignore_errors=True)
+                continue
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        job.status, job.started = "running", time.time()
+        try:
+            annotate = None
+            if self.write_report:
+                annotate = job.dir / ("annotated.mp4" if job.kind == "video" else "annotated.png")
+            fs = scan_file(
+                job.media, self.model, replace(job.options), annotate=annotate, progress=_JobProgress(job)
+            )
+            if job.cancelled:
+                raise JobCancelled
+            self._finish(job, fs)
+        except JobCancelled:
+            job.status, job.message = "cancelled", "deleted by the client"
+        except DeepfakeLabError as exc:
+            job.status, job.message = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - a worker must survive any one bad file
+            job.status, job.message = "failed", f"{type(exc).__name__}: {str(exc)[:300]}"
+        finally:
+            job.finished = time.time()
+            if job.cancelled:
+                shutil.rmtree(job.dir, ignore_errors=True)
+
+    def _finish(self, job: Job, fs: FileScan) -> None:
+        if fs.status == "error":
+            job.status, job.message = "failed", fs.message or "the file could not be scanned"
+            return
+        fs.source = job.filename  # the document names what the client sent, not our folder layout
+        result = ScanResult([fs], self.model, job.options)
+        doc = result.to_dict()
+        (job.dir / "result.json").write_text(json.dumps(doc, indent=1))
+        job.outputs["result.json"] = "result.json"
+        if self.write_report:
+            from deepfake_lab.pipelines.report import pick_suspicious, write_report
+
+            write_report(result, job.dir / "report.html", title=f"deepfake-lab: {job.filename}")
+            job.outputs["report.html"] = "report.html"
+            if fs.annotated:
+                job.outputs["annotated" + Path(fs.annotated).suffix] = Path(fs.annotated).name
+            picked = pick_suspicious(fs.suspicious, n=6)
+            above = [s for s in picked if s.prob >= job.options.threshold]
+            for k, s in enumerate(above or picked[:3]):
+                from PIL import Image
+
+                name = f"suspicious-{k}.png"
+                Image.fromarray(s.crop).save(job.dir / name)
+                job.outputs[name] = name
+                job.suspicious.append(
+                    {"file": name, "prob": round(float(s.prob), 4), "time": round(s.time, 3), "track": s.track}
+                )
+        if job.kind == "video" and (
+            job.info.codec not in BROWSER_CODECS or job.media.suffix.lower() not in BROWSER_CONTAINERS
+        ):
+            _write_preview(job.media, job.dir / "preview.mp4")
+            job.outputs["preview.mp4"] = "preview.mp4"
+        job.result = doc
+        job.message = fs.message
+        job.status = "done"
+
+    def _reap(self) -> None:
+        while not self._stop.wait(min(30.0, max(0.05, self.ttl_s / 4))):
+            now = time.time()
+            with self._lock:
+                old = [j for j in self.jobs.values() if j.ended and j.finished and now - j.finished > self.ttl_s]
+                for j in old:
+                    self.jobs.pop(j.id, None)
+            for j in old:
+                shutil.rmtree(j.dir, ignore_errors=True)
