@@ -19,15 +19,12 @@ from pathlib import Path
 
 import torch
 from _common import append_results
-from gan_speed import BATCH, PNGFolder, write_pngs
-from torch.utils.data import DataLoader
+from gan_speed import BATCH, reference_trainer, write_pngs
 
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.data.datasets import load_dataset
-from deepfake_lab.losses import discriminator_loss, generator_loss
 from deepfake_lab.metrics.fid_kid import InceptionFeatures, fid_from_features, kid_from_features, quantize
 from deepfake_lab.pipelines.generate import sample_images
-from deepfake_lab.registry import create_model
 from deepfake_lab.train.trainer import Trainer
 
 
@@ -51,27 +48,10 @@ def train_ours(seconds: float, data: str, tmp: Path) -> tuple[torch.nn.Module, i
 
 
 def train_reference(seconds: float, files: list[Path]) -> tuple[torch.nn.Module, int]:
-    torch.manual_seed(0)
-    gan = create_model("dcgan-32", in_shape=(1, 32, 32))
-    opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(gan.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    loader = DataLoader(PNGFolder(files, 32), batch_size=BATCH, shuffle=True, drop_last=True, num_workers=0)
-    it, steps, t0 = iter(loader), 0, time.perf_counter()
+    gan, step = reference_trainer("dcgan-32", 32, files)
+    steps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        try:
-            x = next(it)
-        except StopIteration:
-            it = iter(loader)
-            x = next(it)
-        fake = gan.generate(torch.randn(BATCH, gan.latent_dim))
-        loss_d = discriminator_loss(gan.discriminate(x), gan.discriminate(fake.detach()))
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        loss_g = generator_loss(gan.discriminate(fake), "non-saturating")
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
+        step()
         steps += 1
     return gan.eval(), steps
 

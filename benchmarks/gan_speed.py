@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,23 +61,23 @@ def write_pngs(data: str, n: int, folder: Path) -> list[Path]:
     return files
 
 
-def reference_its(model: str, size: int, files: list[Path], steps: int, warmup: int = 2) -> float:
+def reference_trainer(model: str, size: int, files: list[Path]) -> tuple[torch.nn.Module, Callable[[], None]]:
+    """The plain reference: eager fp32, a DataLoader decoding one PNG per item; returns (gan, one D+G step)."""
     torch.manual_seed(0)
     gan = create_model(model, in_shape=(1, size, size))
     opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(gan.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loader = DataLoader(PNGFolder(files, size), batch_size=BATCH, shuffle=True, drop_last=True, num_workers=0)
-    it, done, t0 = iter(loader), 0, 0.0
-    while done < steps + warmup:
-        if done == warmup:
-            t0 = time.perf_counter()
+    it = iter(loader)
+
+    def step() -> None:
+        nonlocal it
         try:
             x = next(it)
         except StopIteration:
             it = iter(loader)
             x = next(it)
-        z = torch.randn(BATCH, gan.latent_dim)
-        fake = gan.generate(z)
+        fake = gan.generate(torch.randn(BATCH, gan.latent_dim))
         loss_d = discriminator_loss(gan.discriminate(x), gan.discriminate(fake.detach()))
         opt_d.zero_grad()
         loss_d.backward()
@@ -85,7 +86,17 @@ def reference_its(model: str, size: int, files: list[Path], steps: int, warmup: 
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
-        done += 1
+
+    return gan, step
+
+
+def reference_its(model: str, size: int, files: list[Path], steps: int, warmup: int = 2) -> float:
+    _, step = reference_trainer(model, size, files)
+    for _ in range(warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
     return steps / (time.perf_counter() - t0)
 
 

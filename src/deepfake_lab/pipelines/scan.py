@@ -60,7 +60,7 @@ from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face, landmark_box
 from deepfake_lab.metrics.detection import AGGREGATIONS, aggregate, confident_strategy
 from deepfake_lab.pipelines.extract import ExtractOptions, collect_sources
-from deepfake_lab.train.checkpoint import load_exported, read_card, resolve_export
+from deepfake_lab.train.checkpoint import load_exported, resolve_export
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
 from deepfake_lab.video.reader import Frame, MediaInfo, MediaReader, Prefetcher, VideoReader, open_media
 from deepfake_lab.video.writer import VideoWriter
@@ -238,14 +238,13 @@ def load_detector(path: str | Path | None = None, device: str = "cpu") -> Detect
                 f"no default detector is installed ({DEFAULT_DETECTOR.name} is missing from deepfake_lab/assets); "
                 f"pass --model PATH (an exported detector, e.g. runs/NAME/export) or set {DETECTOR_ENV}"
             )
-    st, card_path = resolve_export(Path(path))
-    card = read_card(card_path)
-    if card.get("family") != "detector":
-        raise BadInputError(
-            f"{path} is a {card.get('family', 'unknown')} model ({card.get('model')}), not a detector; "
-            "train one with `deepfake-lab train meso4 --data FOLDER` (FOLDER with real/ and fake/)"
-        )
-    net, card = load_exported(st)
+    st, _ = resolve_export(Path(path))
+    net, card = load_exported(
+        Path(path),
+        family="detector",
+        what="a detector",
+        hint="train one with `deepfake-lab train meso4 --data FOLDER` (FOLDER with real/ and fake/)",
+    )
     net.to(device)
     size, align, margin = _crop_policy(card)
     shape = card.get("input", {}).get("shape") or []

@@ -169,16 +169,13 @@ def load_swap_model(path: str | Path) -> SwapModel:
     Raises:
         BadInputError: not our export, or a model of another family (e.g. a detector).
     """
-    st, card_path = resolve_export(Path(path))
-    from deepfake_lab.train.checkpoint import read_card
-
-    card = read_card(card_path)
-    if card.get("family") != "swap":
-        raise BadInputError(
-            f"{path} is a {card.get('family', 'unknown')} model ({card.get('model')}), not a face-swap model; "
-            "train one with `deepfake-lab train swap-lite --faces-a A --faces-b B`"
-        )
-    net, card = load_exported(st)
+    st, _ = resolve_export(Path(path))
+    net, card = load_exported(
+        Path(path),
+        family="swap",
+        what="a face-swap model",
+        hint="train one with `deepfake-lab train swap-lite --faces-a A --faces-b B`",
+    )
     return SwapModel(net=net, card=card, weights=st, sha256=sha256_file(st))
 
 

@@ -180,12 +180,23 @@ def read_card(path: Path) -> dict[str, Any]:
     return card
 
 
-def load_exported(path: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild an exported model from its card and safetensors weights; returns (model in eval mode, card)."""
+def load_exported(
+    path: Path, *, family: str | None = None, what: str = "", hint: str = ""
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild an exported model from its card and safetensors weights; returns (model in eval mode, card).
+
+    Args:
+        family: when given, a card of another family is refused (before any weights are read) with
+            "<path> is a <family> model (<model>), not <what>; <hint>".
+    """
     from deepfake_lab.registry import create_model
 
     st, card_path = resolve_export(path)
     card = read_card(card_path)
+    if family is not None and card.get("family") != family:
+        raise BadInputError(
+            f"{path} is a {card.get('family', 'unknown')} model ({card.get('model')}), not {what or family}; {hint}"
+        )
     try:
         tensors = load_file(st)
     except (SafetensorError, OSError, ValueError) as exc:
