@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+FIGURES = Path(__file__).resolve().parent / "figures"
 
 
 def machine() -> str:

@@ -1,6 +1,6 @@
 """Training it/s of DCGAN-32 and DCGAN-64: our Trainer vs a plain eager fp32 reference loop.
 
-Usage: python benchmarks/gan_speed.py [--steps32 100] [--steps64 20] [--data fashion-mnist]
+Usage: python benchmarks/gan_speed.py [--steps32 100] [--steps64 20] [--rounds 3] [--data fashion-mnist]
 
 - ours: `Trainer` with the dcgan preset settings: bf16 autocast + channels_last, uint8 images in memory
   (batches are an index + one float conversion);
@@ -15,6 +15,7 @@ The figures and the ratio are printed and appended to benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -90,31 +91,28 @@ def reference_trainer(model: str, size: int, files: list[Path]) -> tuple[torch.n
     return gan, step
 
 
-def reference_its(model: str, size: int, files: list[Path], steps: int, warmup: int = 2) -> float:
-    _, step = reference_trainer(model, size, files)
-    for _ in range(warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps / (time.perf_counter() - t0)
-
-
-def trainer_its(model: str, size: int, data: str, steps: int, tmp: Path) -> float:
+def ours_trainer(model: str, size: int, data: str, run_dir: Path) -> Trainer:
+    """Our `Trainer` with the dcgan preset's settings, ready for `train_step()` calls."""
     cfg = RunConfig(
         model=model,
         data=DataConfig(name=data, image_size=size),
         optim=OptimConfig(lr=2e-4, betas=[0.5, 0.999]),
         train=TrainConfig(
-            steps=steps,
-            batch_size=BATCH,
-            precision="bf16",
-            log_every=10**6,
-            sample_every=10**6,
-            checkpoint_every=10**6,
+            steps=10**9, batch_size=BATCH, precision="bf16", log_every=10**9, sample_every=10**9, checkpoint_every=10**9
         ),
     )
-    return Trainer(cfg, tmp / model, progress=False, tensorboard=False).fit().steps_per_second
+    trainer = Trainer(cfg, run_dir, progress=False, tensorboard=False)
+    trainer.task.setup(trainer.train_data)
+    for net in trainer.task.nets.values():
+        net.train()
+    return trainer
+
+
+def its(step: Callable[[], object], steps: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -122,6 +120,8 @@ def main() -> None:
     ap.add_argument("--data", default="fashion-mnist")
     ap.add_argument("--steps32", type=int, default=100)
     ap.add_argument("--steps64", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--images", type=int, default=4096, help="PNG files written for the reference loader")
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -135,16 +135,21 @@ def main() -> None:
         (tmp / "png").mkdir()
         files = write_pngs(args.data, args.images, tmp / "png")
         for model, size, steps in (("dcgan-32", 32, args.steps32), ("dcgan-64", 64, args.steps64)):
-            ours = trainer_its(model, size, args.data, steps, tmp)
-            ref = reference_its(model, size, files, steps)
-            rows.append(
-                f"| {model} ({size} px, batch {BATCH}) | {ours:.2f} | {ref:.2f} | {ours / ref:.2f}× |"
-            )
+            ours = ours_trainer(model, size, args.data, tmp / model).train_step
+            _, ref = reference_trainer(model, size, files)
+            for step in (ours, ref):  # warm-up: oneDNN primitive creation, allocator, first batches
+                its(step, args.warmup)
+            runs: dict[str, list[float]] = {"ours": [], "ref": []}
+            for _ in range(args.rounds):  # alternate, so that drifting load hits both alike
+                runs["ours"].append(its(ours, steps))
+                runs["ref"].append(its(ref, steps))
+            o, r = statistics.median(runs["ours"]), statistics.median(runs["ref"])
+            rows.append(f"| {model} ({size} px, batch {BATCH}) | {o:.2f} | {r:.2f} | {o / r:.2f}× |")
             print(rows[-1], flush=True)
     rows.append("")
     rows.append(
-        f"Data: {args.data} resized to the model's size; D step + G step per iteration; "
-        "ours includes the first (warm-up) steps, the reference skips 2."
+        f"Data: {args.data} resized to the model's size; D step + G step per iteration; both skip "
+        f"{args.warmup} warm-up steps, then {args.rounds} alternating rounds each; medians of the rounds."
     )
     append_results("GANs: DCGAN training speed, Trainer vs eager reference (issue 5)", rows)
 

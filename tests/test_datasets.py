@@ -50,6 +50,8 @@ def test_image_folder_with_classes_and_a_corrupt_file(tmp_path):
 def test_bad_dataset_requests():
     with pytest.raises(BadInputError, match="unknown dataset"):
         load_dataset("imagenet")
+    with pytest.raises(BadInputError, match="does not exist.*deepfake-lab pairs"):
+        load_dataset("runs/pairs/not-built-yet")
     with pytest.raises(BadInputError, match="split"):
         load_dataset("digits", "valid")
     with pytest.raises(BadInputError, match="limit"):

@@ -133,6 +133,29 @@ def test_d_phase_leaves_g_unchanged_and_g_phase_leaves_d_unchanged() -> None:
             assert all(p.grad is None for p in m.discriminator.parameters())  # D took no gradient
 
 
+def test_one_generator_forward_per_step_and_the_kept_fakes_give_the_fresh_gradient() -> None:
+    torch.manual_seed(0)
+    m = create_model("dcgan-32", in_shape=(1, 32, 32), width=8)
+    task = create_task("gan", m)
+    batch = load_dataset("digits", image_size=32).batch(torch.arange(16))
+    calls = []
+    hook = m.generator.register_forward_hook(lambda *_: calls.append(1))
+    d_phase, g_phase = task.phases(0)
+    torch.manual_seed(1)
+    d_phase.loss(batch)["loss"].backward()  # no optimizer step: D's weights stay as they are
+    m.zero_grad(set_to_none=True)
+    g_phase.loss(batch)["loss"].backward()
+    hook.remove()
+    assert len(calls) == 1  # the G phase reused the D phase's fakes
+    kept = [p.grad.clone() for p in m.generator.parameters()]
+    assert all(p.grad is None for p in m.discriminator.parameters())
+    m.zero_grad(set_to_none=True)
+    torch.manual_seed(1)  # the same z, G forward recorded afresh
+    generator_loss(m.discriminate(m.generate(torch.randn(16, m.latent_dim))), "non-saturating").backward()
+    fresh = [p.grad for p in m.generator.parameters()]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(kept, fresh, strict=True))
+
+
 def _cfg(model: str, steps: int, precision: str, image_size: int | None) -> RunConfig:
     return RunConfig(
         model=model,

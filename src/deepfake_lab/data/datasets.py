@@ -274,6 +274,11 @@ def load_dataset(
             Path(name), image_size=image_size or 64, channels=channels or 3, split=split, limit=limit
         )
         image_size = None
+    elif "/" in name or "\\" in name:
+        raise BadInputError(
+            f"dataset folder {name} does not exist (facesets come from `deepfake-lab extract`, paired folders "
+            "from `deepfake-lab pairs`; pass yours with --data)"
+        )
     else:
         raise BadInputError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN_DATASETS)} or an image folder")
     if limit is not None:
