@@ -82,3 +82,13 @@ def test_conditional_gan_generates_the_requested_digit(train_quick) -> None:
     x = sample_images(trainer.model.eval(), 200, seed=0)  # classes cycle 0..9
     acc = (clf.predict(x.flatten(1).numpy()) == (torch.arange(200) % 10).numpy()).mean()
     assert acc > 0.8, acc
+
+
+def test_g_loss_option_sets_the_gan_task_loss(tmp_path, capsys) -> None:
+    common = ["--data", "digits", "--steps", "2", "--runs-dir", tmp_path, "--no-progress", "--batch-size", "16"]
+    assert _cli("train", "gan-mlp", "--name", "mm", "--g-loss", "minimax", *common) == 0
+    assert "g_loss: minimax" in (tmp_path / "mm" / "config.yaml").read_text()
+    assert _cli("train", "gan-mlp", "--name", "bad", "--g-loss", "wasserstein", *common) == 2
+    assert _cli("train", "ae-dense", "--name", "ae", "--g-loss", "minimax", *common) == 2
+    assert "--g-loss applies to the z -> image GANs" in capsys.readouterr().err
+    assert _cli("train", "--resume", tmp_path / "mm", "--g-loss", "minimax") == 2

@@ -12,6 +12,7 @@ from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
 from deepfake_lab.config import apply_overrides, preset_names
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.latent import interpolate_run
+from deepfake_lab.registry import model_entry
 from deepfake_lab.train import distributed as ddp
 from deepfake_lab.train.checkpoint import load_training_state
 from deepfake_lab.train.run import build_run_config, run_dir_for, swap_faceset_overrides
@@ -34,6 +35,9 @@ def register_training(app: typer.Typer) -> None:
         precision: str = typer.Option(None, "--precision", help="fp32 | bf16 (autocast; channels_last for conv)."),
         seed: int = typer.Option(None, "--seed"),
         device: str = typer.Option(None, "--device", help="cpu | cuda | auto."),
+        g_loss: str = typer.Option(
+            None, "--g-loss", help="GAN generator loss: minimax | non-saturating | ls | hinge (gan/progan tasks)."
+        ),
         config: Path = typer.Option(None, "--config", "-c", help="YAML file overriding the preset."),
         set_: list[str] = typer.Option([], "--set", help="Dotted override, e.g. --set optim.lr=2e-4 (repeatable)."),
         run_name: str = typer.Option(None, "--name", help="Run name (folder under --runs-dir)."),
@@ -56,13 +60,16 @@ def register_training(app: typer.Typer) -> None:
             "train.device": device,
             "name": run_name,
             "runs_dir": None if runs_dir is None else str(runs_dir),
+            "task_kwargs.g_loss": g_loss,
         }
         flags = [f"{k}={v}" for k, v in opts.items() if v is not None]
         if faces_a is not None or faces_b is not None:  # face-swap sugar: two facesets from `extract`
             flags += swap_faceset_overrides(faces_a, faces_b)
         if resume is not None:
-            if name or config:
-                raise BadInputError("--resume takes its config from the run dir; drop the model name and --config")
+            if name or config or g_loss:
+                raise BadInputError(
+                    "--resume takes its config from the run dir; drop the model name, --config and --g-loss"
+                )
             load_training_state(resume / "checkpoints" / "last.pt")  # fail early, one line, if unusable
             cfg = apply_overrides(
                 resume_config(resume), [f for f in flags if f.startswith(("train.steps", "train.device"))] + list(set_)
@@ -73,6 +80,8 @@ def register_training(app: typer.Typer) -> None:
                 raise BadInputError("name a model or preset (see `deepfake-lab models`), or give --config")
             cfg = build_run_config(name, config_file=config, overrides=[*flags, *set_])
             run_dir = run_dir_for(cfg, name if name in preset_names() else None)
+        if g_loss is not None and (cfg.task or model_entry(cfg.model).tags.get("task")) not in ("gan", "progan"):
+            raise BadInputError(f"--g-loss applies to the z -> image GANs (gan and progan tasks), not {cfg.model!r}")
         if dry_run:
             typer.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
             return
