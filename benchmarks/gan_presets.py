@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -62,7 +63,8 @@ def main() -> None:
                 shutil.copyfile(grids[-1], fig)
             fid = "-"
             if args.fid and preset in Z_GENERATORS:
-                subprocess.run([*CLI, "eval-gen", str(run), "--n", str(args.fid)], check=True)
+                env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}  # eval-gen: as many threads as training
+                subprocess.run([*CLI, "eval-gen", str(run), "--n", str(args.fid)], check=True, env=env)
                 ev = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()][-1]
                 fid = f"{ev['fid']:.1f} / {ev['kid']:.4f} (n={args.fid})"
             shown = f"`benchmarks/figures/{fig.name}`" if grids else "-"
