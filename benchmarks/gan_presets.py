@@ -51,6 +51,9 @@ def main() -> None:
     ap.add_argument("--fid", type=int, default=0, help="eval-gen --n N on z->image generators (0: skip)")
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)  # only so that the machine line in RESULTS.md names the runs' threads
     FIGURES.mkdir(exist_ok=True)
     rows = ["| preset | steps | wall minutes (train) | steps/s | FID / KID | samples |", "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as d:
