@@ -157,7 +157,7 @@ def _detect_sharded(
     progress.bar.disable = progress.bar.disable or not info.is_main
     with progress.bar:
         doc = scan_sharded(inputs, det, options, json_out, progress=progress, provenance=check_provenance)
-    ddp.shutdown()
+    ddp.shutdown(wait=True)
     if doc is None:  # ranks other than 0: rank 0 reports
         return
     files = doc["files"]

@@ -89,6 +89,7 @@ def register_training(app: typer.Typer) -> None:
         main = trainer.dist.is_main  # under torchrun only rank 0 talks
         try:
             result = trainer.fit(resume=resume is not None)
+            ddp.shutdown(wait=True)
         except TrainingInterrupted as stop:
             if main:
                 console.print(f"[yellow]{stop}[/]. Resume with: deepfake-lab train --resume {stop.run_dir}")

@@ -13,6 +13,7 @@ arithmetic DDP performs, works for every task's phases and keeps tasks unaware o
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -151,6 +152,12 @@ def shard(items: list[Any], info: DistInfo | None = None) -> list[Any]:
     return items[info.rank :: info.world_size]
 
 
-def shutdown() -> None:
+def shutdown(*, wait: bool = False) -> None:
+    """Leave the process group. With `wait` (only after a clean finish, when every rank gets here), ranks first
+    wait for each other, so that none closes its connections while a peer is still between its last
+    collective and here: gloo aborts a process whose peer vanished under it."""
     if dist.is_available() and dist.is_initialized():
+        if wait and active():
+            with contextlib.suppress(RuntimeError):  # a peer already failed: nothing left to wait for
+                dist.barrier()
         dist.destroy_process_group()
