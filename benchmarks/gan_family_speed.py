@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 from _common import append_results
+from gan_speed import its
 
 from deepfake_lab.config import apply_overrides
 from deepfake_lab.train.run import build_run_config
@@ -32,15 +32,9 @@ def measure(preset: str, overrides: list[str], steps: int, warmup: int, root: Pa
     quiet = ["train.sample_every=1000000", "train.checkpoint_every=1000000", "train.log_every=1000000"]
     cfg = apply_overrides(cfg, quiet)
     trainer = Trainer(cfg, root / preset, progress=False, tensorboard=False)
-    trainer.task.setup(trainer.train_data)
-    for net in trainer.task.nets.values():
-        net.train()
-    for _ in range(warmup):
-        trainer.train_step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        trainer.train_step()
-    return steps / (time.perf_counter() - t0), budget
+    trainer.prepare()
+    its(trainer.train_step, warmup)
+    return its(trainer.train_step, steps), budget
 
 
 def main() -> None:

@@ -62,7 +62,7 @@ def main() -> None:
             wall, last, run = run_preset(preset, args.overrides, args.threads, root)
             grids = sorted((run / "samples").glob("step_*.png"))
             fig = FIGURES / f"preset_{preset}.png"
-            if grids:
+            if grids and not args.no_append:  # a trial run leaves the recorded figures alone
                 shutil.copyfile(grids[-1], fig)
             fid = "-"
             if args.fid and preset in Z_GENERATORS:

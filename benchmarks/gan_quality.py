@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -28,22 +29,24 @@ from deepfake_lab.metrics.fid_kid import InceptionFeatures, fid_from_features, k
 from deepfake_lab.pipelines.generate import sample_images
 
 
+def run_for(step: Callable[[], object], seconds: float) -> int:
+    """Call `step` until this process has used `seconds` of CPU time; returns the number of calls."""
+    calls, t0 = 0, time.process_time()
+    while time.process_time() - t0 < seconds:
+        step()
+        calls += 1
+    return calls
+
+
 def train_ours(seconds: float, data: str, tmp: Path) -> tuple[torch.nn.Module, int]:
     trainer = ours_trainer("dcgan-32", 32, data, tmp / "ours")
-    t0 = time.process_time()
-    while time.process_time() - t0 < seconds:
-        trainer.train_step()
-    model = trainer.model.to(memory_format=torch.contiguous_format).eval()
-    return model, trainer.step
+    steps = run_for(trainer.train_step, seconds)
+    return trainer.model.to(memory_format=torch.contiguous_format).eval(), steps
 
 
 def train_reference(seconds: float, files: list[Path]) -> tuple[torch.nn.Module, int]:
     gan, step = reference_trainer("dcgan-32", 32, files)
-    steps, t0 = 0, time.process_time()
-    while time.process_time() - t0 < seconds:
-        step()
-        steps += 1
-    return gan.eval(), steps
+    return gan.eval(), run_for(step, seconds)
 
 
 def main() -> None:

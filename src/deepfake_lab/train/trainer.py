@@ -298,6 +298,13 @@ class Trainer:
             idx = idx.tensor_split(self.dist.world_size)[self.dist.rank]
         return idx
 
+    def prepare(self) -> None:
+        """Nets in training mode and the task set up on the training set: what `fit` does before its first step,
+        for callers that drive `train_step()` themselves (the speed benchmarks)."""
+        for net in self.task.nets.values():
+            net.train()
+        self.task.setup(self.train_data)
+
     def train_step(self) -> dict[str, float]:
         """One step: every phase of the task, each with its own optimizer."""
         batch = self.train_data.batch(self._local_batch()).to(self.device, self.channels_last)
@@ -405,9 +412,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             dump_yaml(self.cfg, self.run_dir / "config.yaml")
             self.logger = RunLogger(self.run_dir, tensorboard=self.tensorboard)
-        for net in self.task.nets.values():
-            net.train()
-        self.task.setup(self.train_data)
+        self.prepare()
         acc: dict[str, list[float]] = defaultdict(list)
         start_step, t0 = self.step, time.perf_counter()
         progress = Progress(
