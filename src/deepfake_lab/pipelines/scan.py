@@ -59,6 +59,7 @@ from deepfake_lab.faces.detect import FaceDetector, create_detector
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face, landmark_box
 from deepfake_lab.metrics.detection import AGGREGATIONS, aggregate, confident_strategy
+from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.extract import ExtractOptions, collect_sources
 from deepfake_lab.train.checkpoint import load_exported, resolve_export
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
@@ -790,27 +791,6 @@ class _Realtime:
     def close(self) -> None:
         self._stop = True
         self._thread.join(timeout=5)
-
-
-# --------------------------------------------------------------------------------------------------------
-# Progress callbacks
-
-
-class ScanProgress:
-    """Callbacks the scan calls as it goes; the default does nothing (the CLI draws a bar / live line)."""
-
-    def sources_found(self, count: int) -> None:
-        """Number of sources to scan."""
-
-    def file_started(self, source: str, info: MediaInfo | None, total_frames: int | None) -> None:
-        """A source is open; `total_frames` to process (None when unknown)."""
-
-    def frames_done(self, frames: list[FrameScore], running: float | None, dropped: int) -> None:
-        """Frames whose scores are known (in order); `running` is the aggregation rule over the faces of the
-        last 300 scored frames (None: no face yet); `dropped` counts realtime drops so far."""
-
-    def file_finished(self, result: FileScan) -> None:
-        """A source is done or failed."""
 
 
 # --------------------------------------------------------------------------------------------------------
