@@ -984,14 +984,25 @@ def _info_dict(info: MediaInfo) -> dict[str, Any]:
     }
 
 
+PROVENANCE_FRAMES = 16
+"""Most video frames the provenance check of a scan decodes (key frames spread over the file first)."""
+PROVENANCE_CONFIRM = 3
+"""The check stops once this many sampled frames carried the same watermark payload."""
+
+
 def _provenance(path: Path) -> dict[str, Any] | None:
-    """Findings of `deepfake_lab.provenance.inspect_provenance` (None when that module is not installed)."""
+    """Findings of `deepfake_lab.provenance.inspect_provenance` (None when that module is not installed).
+
+    Bounded: the C2PA manifest, then at most `PROVENANCE_FRAMES` frames (key frames at evenly spaced times,
+    one seek each), stopping after `PROVENANCE_CONFIRM` frames agree on a payload; the report's
+    `watermark.frames_checked` / `sample_limit` / `stopped_early` and `seconds` say what it cost."""
     try:
         from deepfake_lab.provenance import inspect_provenance  # type: ignore[attr-defined]
     except ImportError:
         return None
     try:
-        return dict(inspect_provenance(path).to_dict())
+        rep = inspect_provenance(path, max_frames=PROVENANCE_FRAMES, confirm=PROVENANCE_CONFIRM, sampling="keyframes")
+        return dict(rep.to_dict())
     except DeepfakeLabError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a failing check must not cost the scan
