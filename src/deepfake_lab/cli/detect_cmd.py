@@ -199,7 +199,7 @@ def detect_command(
     ),
     every: int = typer.Option(1, "--every", help="Score one frame in N."),
     batch_size: int = typer.Option(32, "--batch-size", help="Face crops per detector call."),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 when faster) | fp32 | bf16."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on native-bf16 hardware) | fp32 | bf16."),
     max_faces: int | None = typer.Option(None, "--max-faces", help="Score at most N faces per frame (largest)."),
     min_size: float = typer.Option(24.0, "--min-size", help="Ignore faces smaller than this (pixels)."),
     model_range: str = typer.Option("auto", "--range", help="Face detector range: auto | short | full | both."),
