@@ -250,7 +250,7 @@ def detect_command(
         raise BadInputError(f"--fail-above must be in 0..1, got {fail_above}")
     for path, what in ((json_out, "--json"), (csv_out, "--csv"), (report, "--report")):
         _check_output(path, inputs, what, overwrite)
-    from deepfake_lab.train.trainer import resolve_device
+    from deepfake_lab.train.device import resolve_device
 
     det = load_detector(model, device=str(resolve_device(device)))
     out = Console(soft_wrap=True, quiet=not ddp.env_info().is_main)  # under torchrun rank 0 talks

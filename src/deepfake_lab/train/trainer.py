@@ -47,6 +47,7 @@ from deepfake_lab.train.checkpoint import (
     save_training_state,
     set_rng_state,
 )
+from deepfake_lab.train.device import resolve_device
 from deepfake_lab.train.logging import RunLogger
 from deepfake_lab.train.tasks import Task, check_task_data, create_task
 
@@ -103,17 +104,6 @@ class TrainResult:
     steps_per_second: float
     eval: dict[str, float] = field(default_factory=dict)
     export: Path | None = None
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` (CUDA when present), `cpu`, `cuda` or `cuda:N`; anything else is a one-line user error."""
-    if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
-        raise BadInputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInputError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
