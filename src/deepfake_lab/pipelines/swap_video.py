@@ -25,7 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -235,6 +237,37 @@ class FaceSwapper:
         return result
 
 
+class _MarkAndWrite:
+    """Watermark + encode of the output frames on one worker thread, in order, while the main thread swaps
+    the next frame (numpy, OpenCV and the encoder release the GIL, so on 2 cores the watermark costs little
+    wall time). At most `depth` frames wait; a worker error surfaces on the next `put` or at `close`."""
+
+    def __init__(self, prov: Provenance, writer: VideoWriter, depth: int = 2) -> None:
+        self._prov, self._writer, self._depth = prov, writer, depth
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mark-write")
+        self._pending: deque[Future[None]] = deque()
+
+    def _work(self, image: np.ndarray, t: float) -> None:
+        self._writer.write(self._prov.mark(image), time=t)
+
+    def put(self, image: np.ndarray, t: float) -> None:
+        self._pending.append(self._pool.submit(self._work, image, t))
+        while len(self._pending) > self._depth:
+            self._pending.popleft().result()
+
+    def close(self, wait: bool = True) -> None:
+        """Finish the queued frames (`wait`) or drop them (after an error), then stop the worker."""
+        try:
+            while self._pending:
+                fut = self._pending.popleft()
+                if wait:
+                    fut.result()
+                else:
+                    fut.cancel()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 def swap_media(
     source: str | Path,
     model: str | Path | SwapModel,
@@ -292,6 +325,7 @@ def swap_media(
                 swapper = FaceSwapper(sm, opt)
                 no_face: list[int] = []
                 writer: VideoWriter | None = None
+                sink: _MarkAndWrite | None = None
                 if not is_image:
                     writer = VideoWriter(
                         tmp,
@@ -300,18 +334,19 @@ def swap_media(
                         audio_from=src if info.has_audio else None,
                         metadata={"comment": provenance_comment(sm, src)},
                     )
+                    sink = _MarkAndWrite(prov, writer)
                 try:
                     for frame in reader:
                         faces = [f for f in analyzer(frame.image, exhaustive=is_image) if f.mesh is not None]
                         image = swapper(frame.image, faces)
                         # PROVENANCE HOOK — the single place every output frame/image passes before it is
-                        # written: the invisible watermark goes on every frame here; the C2PA manifest is
-                        # added when the file is complete (prov.finish below).
-                        image = prov.mark(image)
-                        if writer is not None:
-                            writer.write(image, time=frame.time)
+                        # written: the invisible watermark goes on every frame here (video: `prov.mark` on the
+                        # writer thread of `_MarkAndWrite`); the C2PA manifest is added when the file is
+                        # complete (prov.finish below).
+                        if sink is not None:
+                            sink.put(image, frame.time)
                         else:
-                            _write_image(tmp, image, provenance_comment(sm, src))
+                            _write_image(tmp, prov.mark(image), provenance_comment(sm, src))
                         report.frames += 1
                         if faces:
                             report.frames_replaced += 1
@@ -330,10 +365,15 @@ def swap_media(
                             no_face.append(frame.index)
                         if on_frame is not None:
                             on_frame(report.frames, total)
+                    if sink is not None:
+                        sink.close()
+                        sink = None
                     if writer is not None:
                         writer.close()
                     prov.finish(tmp, out)
                 finally:
+                    if sink is not None:
+                        sink.close(wait=False)
                     if writer is not None:
                         writer.close()
                     tmp.unlink(missing_ok=True)
