@@ -197,7 +197,7 @@ def test_cli_ctrl_c_message(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("deepfake_lab.cli.extract_cmd.extract", interrupted)
+    monkeypatch.setattr("deepfake_lab.pipelines.extract.extract", interrupted)
     code, _, err = run_cli([media["photo"], "-o", tmp_path / "x"], capsys)
     assert code == 130 and "run the same command again to resume" in err and "Traceback" not in err
 

@@ -17,6 +17,7 @@ import deepfake_lab
 from deepfake_lab.cli import main
 from deepfake_lab.data.augment import jpeg
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.pipelines.scan_schema import check as check_scan_schema
 from deepfake_lab.provenance import DISABLED_WARNING, Provenance, inspect_provenance
 from deepfake_lab.provenance.keys import CERT_ENV, KEY_ENV, load_or_create_identity
 from deepfake_lab.provenance.watermark import (
@@ -183,6 +184,91 @@ def test_save_image_carries_both_labels_and_tamper_breaks_c2pa(tmp_path: Path, c
     assert not s.c2pa.present and s.watermark.payload == rep.watermark.payload and s.labelled_synthetic
 
 
+def _reference_embed(image: np.ndarray, payload: WatermarkPayload, scales=(16.0, 40.0, 40.0)) -> np.ndarray:
+    """The scheme as documented, the slow way: YUV, Haar DWT, 4×4 block DCT of LL, QIM on (0,1) and (1,0),
+    inverse DCT and DWT, back to RGB (float64 throughout)."""
+    import pywt
+
+    from deepfake_lab.provenance import watermark as wm
+
+    x = image.astype(np.float64)
+    y = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+    yuv = np.stack([y, 0.492 * (x[..., 2] - y) + 128.0, 0.877 * (x[..., 0] - y) + 128.0], axis=-1)
+    h, w = image.shape[:2]
+    hh, ww = h // 8 * 8, w // 8 * 8
+    d = wm._D
+    for c, scale in enumerate(scales):
+        ll, details = pywt.dwt2(yuv[:hh, :ww, c], "haar")
+        b = ll.reshape(hh // 8, 4, ww // 8, 4).transpose(0, 2, 1, 3)
+        coef = d @ b @ d.T
+        off = scale * (0.25 + 0.5 * wm._tile_bits(payload.to_bits(), hh // 8, ww // 8))
+        for i, j in ((0, 1), (1, 0)):
+            coef[:, :, i, j] = np.round((coef[:, :, i, j] - off) / scale) * scale + off
+        ll = (d.T @ coef @ d).transpose(0, 2, 1, 3).reshape(hh // 2, ww // 2)
+        yuv[:hh, :ww, c] = pywt.idwt2((ll, details), "haar")
+    yy, u, v = yuv[..., 0], yuv[..., 1] - 128.0, yuv[..., 2] - 128.0
+    r, bl = yy + v / 0.877, yy + u / 0.492
+    rgb = np.stack([r, (yy - 0.299 * r - 0.114 * bl) / 0.587, bl], axis=-1)
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
+def test_fast_embed_equals_the_dwt_dct_definition() -> None:
+    """The separable-kernel embed gives the pixels of the DWT -> block DCT -> QIM -> inverse definition
+    (float rounding may move a pixel by 1 on a .5 tie), on a frame whose size is no multiple of 8."""
+    img = natural_image(243, 330, seed=3)
+    fast, ref = embed_watermark(img, PAYLOAD), _reference_embed(img, PAYLOAD)
+    diff = np.abs(fast.astype(int) - ref.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+    assert np.array_equal(fast[240:], img[240:]) and np.array_equal(fast[:, 328:], img[:, 328:])  # edge kept
+
+
+def test_known_phase_votes_match_the_full_soft_map() -> None:
+    """The quick check of one phase (its own blocks only) gives the tile votes of the full soft map."""
+    from deepfake_lab.provenance import watermark as wm
+
+    img = jpeg(embed_watermark(natural_image(256, 320), PAYLOAD)[None], 75)[0]
+    softs = wm._softs(img, wm.DEFAULT_CONFIG)
+    for dy, dx in ((0, 0), (3, 5), (7, 1)):
+        t_full, n_full = wm._phase_tiles(softs, dy, dx)
+        t_fast, n_fast = wm._tiles_at(img, wm.DEFAULT_CONFIG, dy, dx)
+        assert np.allclose(t_full, t_fast, atol=1e-2) and np.array_equal(n_full, n_fast)
+    cropped = img[5:, 3:]  # grid phase (3, 5) after the crop: found by the vectorised 64-phase search
+    res = decode_watermark(cropped)
+    assert res.payload == PAYLOAD and res.scale == 1 and abs(res.offset[0] - 3) <= 1 and abs(res.offset[1] - 5) <= 1
+
+
+def _keyed_clip(path: Path, frames: list[np.ndarray], gop: int) -> Path:
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        s.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "crf": "18", "preset": "ultrafast"}
+        for f in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(s.encode())
+    return path
+
+
+def test_keyframe_sample_is_spread_bounded_and_stops_early(tmp_path: Path) -> None:
+    base = natural_image(256, 320)
+    frames = [np.roll(base, 2 * i, axis=1) for i in range(60)]
+    plain = _keyed_clip(tmp_path / "plain.mp4", frames, gop=12)  # key frames at 0, 12, 24, 36, 48
+    rep = inspect_provenance(plain, max_frames=8, confirm=3, sampling="keyframes")
+    w = rep.watermark
+    assert w.frames_checked == 8 and w.sample_limit == 8 and not w.stopped_early and w.frames_found == 0
+    assert w.frame_indices == [0, 12, 24, 36, 48, 1, 13, 25]  # key frames spread first, then frames after them
+    assert not rep.labelled_synthetic and rep.seconds is not None
+    marked = _keyed_clip(tmp_path / "marked.mp4", [embed_watermark(f, PAYLOAD) for f in frames], gop=12)
+    rep = inspect_provenance(marked, max_frames=16, confirm=3, sampling="keyframes")
+    w = rep.watermark
+    assert w.stopped_early and w.frames_checked == 3 and w.frame_indices == [0, 12, 24]
+    assert w.payload == PAYLOAD.to_dict() and w.pooled_payload == PAYLOAD.to_dict() and rep.labelled_synthetic
+    full = inspect_provenance(marked, max_frames=16).watermark  # the default: every sampled frame, evenly
+    assert full.frames_checked == 16 and full.fraction == 1.0 and not full.stopped_early
+    assert full.frame_indices == list(range(0, 48, 3)) and full.sampling == "even"
+
+
 def test_detect_reports_both_labels_and_a_tampered_manifest(tiny_detector: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
     good = Provenance(kind="sample", model="dcgan-32").save_image(natural_image(), tmp_path / "good.png")
     bad = tmp_path / "bad.png"
@@ -193,6 +279,8 @@ def test_detect_reports_both_labels_and_a_tampered_manifest(tiny_detector: Path,
     assert files["good.png"]["c2pa"]["valid"] is True and files["good.png"]["labelled_synthetic"] is True
     assert files["good.png"]["watermark"]["payload"]["kind"] == "sample"
     assert files["bad.png"]["c2pa"]["valid"] is False and "INVALID" in files["bad.png"]["summary"]
+    assert files["good.png"]["watermark"]["frames_checked"] == 1 and files["good.png"]["watermark"]["sample_limit"] == 1
+    assert check_scan_schema(json.loads((tmp_path / "s.json").read_text())) is None
 
 
 def test_small_images_are_enlarged_with_a_notice(tmp_path: Path) -> None:

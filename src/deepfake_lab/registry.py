@@ -9,14 +9,17 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
-
-from torch import nn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from deepfake_lab.errors import BadInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
 
 T = TypeVar("T")
 
@@ -110,3 +113,51 @@ def list_models(family: str | None = None) -> list[str]:
     """Names of registered models, optionally of one family."""
     _ensure_models_imported()
     return MODELS.names(family)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What `deepfake-lab models` shows of a registered model, read without importing torch."""
+
+    name: str
+    family: str
+    tags: dict[str, Any]
+    summary: str
+
+
+def _decorated_models(tree: ast.Module) -> Iterator[ModelInfo]:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for deco in node.decorator_list:
+            if not (isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == "register_model"):
+                continue
+            name = ast.literal_eval(deco.args[0])
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in deco.keywords if k.arg is not None}
+            family = kwargs.pop("family")
+            doc = ast.get_docstring(node) or ""
+            yield ModelInfo(name=name, family=family, tags=kwargs, summary=doc.splitlines()[0] if doc else "")
+
+
+def model_infos(family: str | None = None) -> list[ModelInfo]:
+    """Every registered model's name, family, tags and one-line summary, sorted by name (as `list_models`).
+
+    Read from the `@register_model(...)` decorators in the source of `deepfake_lab.models` (literal
+    arguments only; a test checks this equals the live registry), so listing models costs milliseconds
+    instead of importing torch and building every family. Falls back to the live registry when the
+    sources are not available (e.g. a byte-code-only install).
+
+    Example:
+        >>> any(m.name == "dcgan-64" and m.family == "gan" for m in model_infos())
+        True
+    """
+    root = Path(__file__).resolve().parent / "models"
+    files = sorted(root.rglob("*.py"))
+    try:
+        infos = [i for f in files for i in _decorated_models(ast.parse(f.read_text(encoding="utf-8")))]
+    except (OSError, SyntaxError, ValueError, IndexError, KeyError):
+        infos = []
+    if not infos:
+        _ensure_models_imported()
+        infos = [ModelInfo(e.name, e.family, dict(e.tags), e.summary) for e in MODELS]
+    return sorted((i for i in infos if family is None or i.family == family), key=lambda i: i.name)

@@ -1,7 +1,10 @@
 """The `deepfake-lab` command line: a thin typer layer over the library.
 
 Each command group lives in its own module under `deepfake_lab.cli` and exposes `register(app)`.
-No logic beyond argument handling belongs here.
+No logic beyond argument handling belongs here. Command modules import only typer, rich, the standard
+library and light `deepfake_lab` modules at the top; torch, OpenCV, PyAV, mediapipe, SciPy and
+scikit-learn load inside the command that needs them, so `--help`, `--version` and `models` start fast
+(tests/test_cli_startup.py guards this).
 """
 
 from __future__ import annotations
@@ -36,6 +39,34 @@ _COMMAND_MODULES = [
     "deepfake_lab.cli.serve_cmd",
     "deepfake_lab.cli.provenance_cmd",
 ]
+
+
+def package_version() -> str:
+    """The installed distribution's version (package metadata), else `deepfake_lab.__version__`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deepfake-lab")
+    except PackageNotFoundError:
+        from deepfake_lab import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"deepfake-lab {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """Generate and detect deepfakes on a plain CPU."""
+
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import typer
 from rich.console import Console
-
-from deepfake_lab.pipelines.demo import DEFAULT_SWAP_MODEL, run_demo
 
 
 def register(app: typer.Typer) -> None:
@@ -26,14 +23,20 @@ def demo_command(
     model: Path | None = typer.Option(
         None, "--model", "-m", help="Exported detector; default: the shipped one (or $DEEPFAKE_LAB_DETECTOR)."
     ),
-    swap_model: Path = typer.Option(DEFAULT_SWAP_MODEL, "--swap-model", help="Exported swap model."),
+    swap_model: Path | None = typer.Option(
+        None, "--swap-model", help="Exported swap model; default: the shipped one (assets/swap-lite-wolfgang-man)."
+    ),
 ) -> None:
     """Make a deepfake of a held-out clip and catch it: swap, scan both clips, write an HTML page."""
+    import cv2
+
+    from deepfake_lab.pipelines.demo import DEFAULT_SWAP_MODEL, run_demo
+
     cv2.setNumThreads(1)
     console = Console(soft_wrap=True)
 
     def log(line: str) -> None:
         console.print(line, markup=False, highlight=False)
 
-    res = run_demo(out, model, swap_model=swap_model, log=log)
+    res = run_demo(out, model, swap_model=swap_model or DEFAULT_SWAP_MODEL, log=log)
     log(f"done in {res.seconds:.0f} s; open {res.page.resolve()}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -21,21 +21,11 @@ from rich.table import Table
 
 from deepfake_lab.cli.progress import media_progress
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.scan import (
-    AGGREGATIONS,
-    DetectorModel,
-    FileScan,
-    FrameScore,
-    ScanOptions,
-    ScanProgress,
-    check_output,
-    is_live_source,
-    load_detector,
-    scan_paths,
-    write_csv,
-)
-from deepfake_lab.train import distributed as ddp
-from deepfake_lab.video.reader import MediaInfo
+from deepfake_lab.pipelines.callbacks import ScanProgress
+
+if TYPE_CHECKING:  # pragma: no cover  (heavy: torch, OpenCV, PyAV; imported in the command body)
+    from deepfake_lab.pipelines.scan import DetectorModel, FileScan, FrameScore, ScanOptions
+    from deepfake_lab.video.reader import MediaInfo
 
 
 class _RichScanProgress(ScanProgress):
@@ -104,6 +94,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _check_output(path: Path | None, inputs: list[str], what: str, overwrite: bool) -> None:
+    from deepfake_lab.pipelines.scan import check_output, is_live_source
+
     if path is None:
         return
     for raw in inputs:
@@ -147,6 +139,7 @@ def _detect_sharded(
 ) -> None:
     """The resumable, shardable path: `--json X.jsonl`, or any scan under torchrun (see `scan_shards`)."""
     from deepfake_lab.pipelines.scan_shards import scan_sharded
+    from deepfake_lab.train import distributed as ddp
 
     if json_out is None:
         raise BadInputError("a scan under torchrun needs --json OUT.jsonl (or .json): the ranks merge into it")
@@ -195,7 +188,7 @@ def detect_command(
     ),
     report: Path | None = typer.Option(None, "--report", help="Self-contained HTML report."),
     aggregate: str = typer.Option(
-        "confident", "--aggregate", help=f"Per-track aggregation: {' | '.join(AGGREGATIONS)}."
+        "confident", "--aggregate", help="Per-track aggregation: mean | max | confident."
     ),
     threshold: float = typer.Option(0.5, "--threshold", help="File score from which the verdict is manipulated."),
     fail_above: float | None = typer.Option(
@@ -231,6 +224,11 @@ def detect_command(
 
     A bad input is reported on one line and the others are still scanned (exit code 2 at the end).
     """
+    import cv2
+
+    from deepfake_lab.pipelines.scan import ScanOptions, load_detector, scan_paths, write_csv
+    from deepfake_lab.train import distributed as ddp
+
     cv2.setNumThreads(1)
     options = ScanOptions(
         detect_every=detect_every,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -16,8 +16,11 @@ from rich.progress import (
 )
 
 from deepfake_lab.cli.progress import media_progress
-from deepfake_lab.pipelines.extract import ExtractOptions, ExtractProgress, SourceResult, extract
-from deepfake_lab.video.reader import MediaInfo
+from deepfake_lab.pipelines.callbacks import ExtractProgress
+
+if TYPE_CHECKING:  # pragma: no cover  (heavy: OpenCV, PyAV, mediapipe; imported in the command body)
+    from deepfake_lab.pipelines.extract import SourceResult
+    from deepfake_lab.video.reader import MediaInfo
 
 
 class _RichProgress(ExtractProgress):
@@ -97,6 +100,10 @@ def extract_command(
     Frames without faces are counted, not errors. A bad input is reported on one line and the others are
     still processed (exit code 2 at the end). Ctrl-C stops cleanly; running the same command again resumes.
     """
+    import cv2
+
+    from deepfake_lab.pipelines.extract import ExtractOptions, extract
+
     cv2.setNumThreads(1)  # small per-face ops: threading overhead outweighs gains on few cores
     options = ExtractOptions(
         size=size,

@@ -9,7 +9,6 @@ from rich.console import Console
 
 from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.generate import latent_arithmetic_run, sample_run
 
 
 def _seeds(text: str, what: str) -> list[int]:
@@ -33,6 +32,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a grid of generated samples (conditional GANs: one class per column, or --class K), with an
         invisible watermark and a signed C2PA manifest."""
+        from deepfake_lab.pipelines.generate import sample_run
+
         warn_if_disabled(no_provenance)
         typer.echo(str(sample_run(run, n, out, seed=seed, cls=cls, provenance=not no_provenance)))
 
@@ -50,6 +51,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """G(mean z(A) - mean z(B) + mean z(C)): rows = group members, the three means, the results
         (watermarked, C2PA-signed PNG)."""
+        from deepfake_lab.pipelines.generate import latent_arithmetic_run
+
         warn_if_disabled(no_provenance)
         path = latent_arithmetic_run(
             run, _seeds(a, "--a"), _seeds(b, "--b"), _seeds(c, "--c"), out, cls=cls, provenance=not no_provenance

@@ -12,14 +12,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from deepfake_lab.provenance import DISABLED_WARNING, inspect_provenance
-
 NO_PROVENANCE_HELP = "Write NO invisible watermark and NO C2PA manifest (prints a warning)."
 
 
 def warn_if_disabled(no_provenance: bool) -> None:
     """Print the --no-provenance warning on stderr (never skipped silently)."""
     if no_provenance:
+        from deepfake_lab.provenance import DISABLED_WARNING
+
         typer.echo(DISABLED_WARNING, err=True)
 
 
@@ -36,6 +36,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Per file: is there a C2PA manifest, is it valid, what does it claim; is the watermark there (in what
         fraction of frames) and what does its payload say. Exit code 0 even when nothing is found."""
+        from deepfake_lab.provenance import inspect_provenance
+
         console = Console()
         reports = [inspect_provenance(f, max_frames=frames) for f in files]
         if as_json:

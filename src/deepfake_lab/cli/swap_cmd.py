@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
-from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +35,8 @@ def register(app: typer.Typer) -> None:
         """Replace every face with the chosen identity; writes OUT, OUT.json (what was replaced, by which model)
         and marks the file as synthetic: an invisible watermark in every frame, a signed C2PA manifest and its
         metadata. Frames without faces pass through unchanged."""
+        from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
+
         console = Console(stderr=True)
         warn_if_disabled(no_provenance)
         opts = SwapOptions(

@@ -5,18 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import yaml
 from rich.console import Console
 
 from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
-from deepfake_lab.config import apply_overrides, preset_names
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.latent import interpolate_run
-from deepfake_lab.registry import model_entry
-from deepfake_lab.train import distributed as ddp
-from deepfake_lab.train.checkpoint import load_training_state
-from deepfake_lab.train.run import build_run_config, run_dir_for, swap_faceset_overrides
-from deepfake_lab.train.trainer import Trainer, TrainingInterrupted, resume_config
 
 
 def register(app: typer.Typer) -> None:
@@ -49,6 +41,15 @@ def register_training(app: typer.Typer) -> None:
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
     ) -> None:
         """Train a model; writes config, metrics, samples, checkpoints and an export to the run dir."""
+        import yaml
+
+        from deepfake_lab.config import apply_overrides, preset_names
+        from deepfake_lab.registry import model_entry
+        from deepfake_lab.train import distributed as ddp
+        from deepfake_lab.train.checkpoint import load_training_state
+        from deepfake_lab.train.run import build_run_config, run_dir_for, swap_faceset_overrides
+        from deepfake_lab.train.trainer import Trainer, TrainingInterrupted, resume_config
+
         console = Console(stderr=True)
         opts = {
             "data.name": data,
@@ -107,6 +108,8 @@ def register_training(app: typer.Typer) -> None:
         run: Path = typer.Argument(..., help="Run dir."),
     ) -> None:
         """(Re-)export a run's last checkpoint as .safetensors + JSON card into RUN/export."""
+        from deepfake_lab.train.trainer import Trainer, resume_config
+
         cfg = resume_config(run)
         trainer = Trainer(cfg, run, progress=False, tensorboard=False)
         trainer.load_checkpoint()
@@ -125,13 +128,13 @@ def register_training(app: typer.Typer) -> None:
     ) -> None:
         """Decode z = α·z_a + (1-α)·z_b along a strip of STEPS images (GAN runs: --a/--b are SEED[:CLASS]).
         The PNG carries an invisible watermark and a signed C2PA manifest."""
+        from deepfake_lab.pipelines.latent import interpolate_run
+
         warn_if_disabled(no_provenance)
         typer.echo(str(interpolate_run(run, a, b, steps, out, mode, provenance=not no_provenance)))
 
 
 def register_showcase(app: typer.Typer) -> None:
-    from deepfake_lab.pipelines.showcase import run_showcase
-
     @app.command("showcase")
     def showcase(
         out: Path = typer.Option(Path("showcase"), "--out", "-o", help="Output folder (index.html + runs)."),
@@ -141,6 +144,8 @@ def register_showcase(app: typer.Typer) -> None:
     ) -> None:
         """Train every autoencoder briefly and write one HTML page comparing them (the interpolation PNGs are
         watermarked and C2PA-signed)."""
+        from deepfake_lab.pipelines.showcase import run_showcase
+
         warn_if_disabled(no_provenance)
         path = run_showcase(out, data=data, scale=scale, provenance=not no_provenance)
         typer.echo(f"showcase written: {path.resolve()}")

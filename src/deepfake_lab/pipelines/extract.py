@@ -44,9 +44,9 @@ from deepfake_lab.faces.mask import face_mask
 from deepfake_lab.faces.quality import QualityFilter
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face
+from deepfake_lab.pipelines.callbacks import ExtractProgress
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
 from deepfake_lab.video.reader import (
-    MediaInfo,
     MediaReader,
     Prefetcher,
     VideoReader,
@@ -131,22 +131,6 @@ class ExtractOptions:
             raise BadInputError(f"--min-score must be in 0..1, got {self.min_score}")
         if self.model_range not in ("auto", "short", "full", "both"):
             raise BadInputError(f"--range must be auto, short, full or both, got {self.model_range!r}")
-
-
-class ExtractProgress:
-    """Callbacks `extract` calls as it goes; the default does nothing (the CLI draws a progress bar)."""
-
-    def sources_found(self, count: int) -> None:
-        """Number of sources to look at (including ones already done)."""
-
-    def source_started(self, source: Path, info: MediaInfo, total_frames: int | None, done_frames: int) -> None:
-        """A source is opened; `total_frames` to process (None if unknown), `done_frames` already done."""
-
-    def frame_done(self, frames: int, faces: int) -> None:
-        """`frames` more frames processed, `faces` more faces saved."""
-
-    def source_finished(self, result: SourceResult) -> None:
-        """A source is done, skipped (already done) or failed."""
 
 
 @dataclass

@@ -59,6 +59,7 @@ from deepfake_lab.faces.detect import FaceDetector, create_detector
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face, landmark_box
 from deepfake_lab.metrics.detection import AGGREGATIONS, aggregate, confident_strategy
+from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.extract import ExtractOptions, collect_sources
 from deepfake_lab.train.checkpoint import load_exported, resolve_export
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
@@ -793,27 +794,6 @@ class _Realtime:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Progress callbacks
-
-
-class ScanProgress:
-    """Callbacks the scan calls as it goes; the default does nothing (the CLI draws a bar / live line)."""
-
-    def sources_found(self, count: int) -> None:
-        """Number of sources to scan."""
-
-    def file_started(self, source: str, info: MediaInfo | None, total_frames: int | None) -> None:
-        """A source is open; `total_frames` to process (None when unknown)."""
-
-    def frames_done(self, frames: list[FrameScore], running: float | None, dropped: int) -> None:
-        """Frames whose scores are known (in order); `running` is the aggregation rule over the faces of the
-        last 300 scored frames (None: no face yet); `dropped` counts realtime drops so far."""
-
-    def file_finished(self, result: FileScan) -> None:
-        """A source is done or failed."""
-
-
-# --------------------------------------------------------------------------------------------------------
 # Scanning one source
 
 
@@ -1004,14 +984,25 @@ def _info_dict(info: MediaInfo) -> dict[str, Any]:
     }
 
 
+PROVENANCE_FRAMES = 16
+"""Most video frames the provenance check of a scan decodes (key frames spread over the file first)."""
+PROVENANCE_CONFIRM = 3
+"""The check stops once this many sampled frames carried the same watermark payload."""
+
+
 def _provenance(path: Path) -> dict[str, Any] | None:
-    """Findings of `deepfake_lab.provenance.inspect_provenance` (None when that module is not installed)."""
+    """Findings of `deepfake_lab.provenance.inspect_provenance` (None when that module is not installed).
+
+    Bounded: the C2PA manifest, then at most `PROVENANCE_FRAMES` frames (key frames at evenly spaced times,
+    one seek each), stopping after `PROVENANCE_CONFIRM` frames agree on a payload; the report's
+    `watermark.frames_checked` / `sample_limit` / `stopped_early` and `seconds` say what it cost."""
     try:
         from deepfake_lab.provenance import inspect_provenance  # type: ignore[attr-defined]
     except ImportError:
         return None
     try:
-        return dict(inspect_provenance(path).to_dict())
+        rep = inspect_provenance(path, max_frames=PROVENANCE_FRAMES, confirm=PROVENANCE_CONFIRM, sampling="keyframes")
+        return dict(rep.to_dict())
     except DeepfakeLabError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a failing check must not cost the scan

@@ -73,6 +73,41 @@ _INFO = {
     },
 }
 
+# `provenance` of a file: `deepfake_lab.provenance.ProvenanceReport.to_dict()` (its own `format_version`), or
+# {"error": "..."} when the check failed, or null (--no-provenance, live sources). Only the fields below are
+# checked; optional ones (not in `required`) were added later and may be missing from older documents:
+# `watermark.sample_limit` (the most frames the check would decode), `watermark.frames_checked` (how many it
+# did: the scan stops once 3 frames agree on a payload), `watermark.stopped_early`, `watermark.sampling`
+# ("keyframes" for scans: key frames at evenly spaced times), `watermark.frame_indices` and `seconds` (wall
+# time of the check).
+_WATERMARK = {
+    "type": "object",
+    "required": ["frames_checked", "frames_found", "fraction", "payload"],
+    "properties": {
+        "frames_checked": _INT0,
+        "frames_found": _INT0,
+        "fraction": _PROB,
+        "payload": {"type": ["object", "null"]},
+        "sampling": {"enum": ["even", "keyframes"]},
+        "sample_limit": _INT0,
+        "stopped_early": {"type": "boolean"},
+        "frame_indices": {"type": "array", "items": _INT0},
+    },
+}
+
+_PROVENANCE = {
+    "type": ["object", "null"],
+    "properties": {
+        "kind": {"enum": ["image", "video"]},
+        "c2pa": {"type": "object"},
+        "watermark": _WATERMARK,
+        "labelled_synthetic": {"type": "boolean"},
+        "summary": {"type": "string"},
+        "seconds": {"type": ["number", "null"], "minimum": 0.0},
+        "error": {"type": "string"},
+    },
+}
+
 _FILE = {
     "type": "object",
     "required": [
@@ -113,7 +148,7 @@ _FILE = {
         "fps": _NUM,
         "tracks": {"type": "array", "items": _TRACK},
         "frames": {"type": "array", "items": _FRAME},
-        "provenance": {"type": ["object", "null"]},
+        "provenance": _PROVENANCE,
         "annotated": {"type": ["string", "null"]},
     },
 }

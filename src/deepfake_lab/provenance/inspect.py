@@ -9,10 +9,13 @@ Example:
 
 from __future__ import annotations
 
+import math
+import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,6 +44,13 @@ class WatermarkInfo:
             (finds the mark in small or heavily compressed videos where single frames fall short); None when
             not found or for images.
         note: why nothing could be checked (e.g. image too small).
+        sampling: how video frames were picked: "even" (evenly spaced over every decoded frame) or
+            "keyframes" (key frames at evenly spaced times, one seek each, then frames following them when
+            the file has fewer key frames than `sample_limit`; what `detect` uses).
+        sample_limit: the most frames that would be checked (`max_frames`; 1 for an image).
+        stopped_early: the check stopped before `sample_limit` frames because `confirm` frames in a row
+            agreed on one payload.
+        frame_indices: index of every checked frame in the file (estimates after seeks).
     """
 
     frames_checked: int = 0
@@ -51,6 +61,10 @@ class WatermarkInfo:
     matches_manifest: bool | None = None
     pooled_payload: dict[str, Any] | None = None
     note: str | None = None
+    sampling: str = "even"
+    sample_limit: int = 0
+    stopped_early: bool = False
+    frame_indices: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -64,6 +78,7 @@ class ProvenanceReport:
         labelled_synthetic: either label says the file is generated (a valid synthetic C2PA claim or a
             watermark found in at least half of the checked frames).
         summary: one line for people.
+        seconds: wall time of the whole check (manifest + watermark).
     """
 
     path: str
@@ -72,6 +87,7 @@ class ProvenanceReport:
     watermark: WatermarkInfo
     labelled_synthetic: bool = False
     summary: str = ""
+    seconds: float | None = None
     format_version: int = REPORT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -96,21 +112,63 @@ def _local_serial() -> str | None:
         return None
 
 
-def _frames(path: Path, max_frames: int) -> tuple[str, list[np.ndarray]]:
-    from deepfake_lab.video.reader import open_media
+def _frames(path: Path, max_frames: int, sampling: str = "even") -> tuple[str, Iterator[tuple[int, np.ndarray]]]:
+    """("image" | "video", lazily decoded (frame index, RGB image) pairs of the sample)."""
+    from deepfake_lab.video.reader import VideoReader, open_media
 
-    with open_media(path) as reader:
-        info = reader.info
-        if info.kind == "image":
-            return "image", [next(iter(reader)).image]
-        n = info.frame_count or 0
+    reader = open_media(path)
+    info = reader.info
+    if info.kind == "image":
+        with reader:
+            return "image", iter([(0, next(iter(reader)).image)])
+    if sampling == "keyframes" and isinstance(reader, VideoReader):
+        return "video", _keyframe_sample(reader, max_frames)
+    return "video", _even_sample(reader, max_frames)
+
+
+def _even_sample(reader: Any, max_frames: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Every `n // max_frames`-th frame from the start (decodes the file up to the last one taken)."""
+    with reader:
+        n = reader.info.frame_count or 0
         step = max(1, n // max_frames) if n else 1
-        frames = []
-        for frame in reader.iter_frames(step):
-            frames.append(frame.image)
-            if len(frames) >= max_frames:
-                break
-        return "video", frames
+        for taken, frame in enumerate(reader.iter_frames(step), 1):
+            yield frame.index, frame.image
+            if taken >= max_frames:
+                return
+
+
+def _keyframe_sample(reader: Any, max_frames: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Key frames at `max_frames` evenly spaced times (one seek + about one decode each; duplicates skipped),
+    then, when the file has fewer distinct key frames, the frames right after them (sequential P/B frames,
+    cheap) until `max_frames` are taken. Cost: ~`max_frames` decoded frames whatever the file's length."""
+    with reader:
+        info = reader.info
+        duration = info.duration or ((info.frame_count or 0) / info.fps if info.fps else 0.0)
+        if not duration or duration <= 0:
+            yield from _even_sample(reader, max_frames)
+            return
+        seen: set[int | None] = set()
+        keys: list[float] = []
+        for k in range(max_frames):
+            f = reader.keyframe_at(duration * k / max_frames)
+            if f is None or f.pts in seen:
+                continue
+            seen.add(f.pts)
+            keys.append(f.time)
+            yield f.index, f.image
+        need = max_frames - len(keys)
+        per = math.ceil(need / len(keys)) if keys else 0
+        for t in keys:
+            if need <= 0:
+                return
+            if reader.keyframe_at(t) is None:
+                continue
+            for _, f in zip(range(min(per, need)), reader.iter_frames(), strict=False):
+                if f.pts in seen:
+                    break
+                seen.add(f.pts)
+                need -= 1
+                yield f.index, f.image
 
 
 def _is_image(path: Path) -> bool:
@@ -119,17 +177,28 @@ def _is_image(path: Path) -> bool:
     return is_image_path(path)
 
 
-def inspect_provenance(path: str | Path, *, max_frames: int = 16) -> ProvenanceReport:
+def inspect_provenance(
+    path: str | Path,
+    *,
+    max_frames: int = 16,
+    confirm: int | None = None,
+    sampling: Literal["even", "keyframes"] = "even",
+) -> ProvenanceReport:
     """Read the C2PA manifest and look for the invisible watermark of an image or video.
 
-    Stable API (the `detect` scanner calls it): `inspect_provenance(path, *, max_frames=16) ->
-    ProvenanceReport`; the report's `to_dict()` keys are versioned by `format_version`.
+    Stable API (the `detect` scanner calls it): `inspect_provenance(path, *, max_frames=16, ...) ->
+    ProvenanceReport`; the report's `to_dict()` keys are versioned by `format_version` (fields added since
+    are optional).
 
     Args:
         path: image or video file.
-        max_frames: videos: frames sampled evenly across the file for the watermark (the first ones search
-            every grid phase and a 2× upscale, so crops and half-size copies are found; later frames reuse
-            the phase found).
+        max_frames: videos: at most this many frames, spread over the file, are checked for the watermark
+            (the first ones search every grid phase and a 2× upscale, so crops and half-size copies are found;
+            later frames reuse the phase found).
+        confirm: stop as soon as this many checked frames carried the same payload (None: check all
+            `max_frames`); `detect` uses 3, so a labelled file costs a few frames.
+        sampling: "even" (every n-th frame; decodes the file) or "keyframes" (key frames at evenly spaced
+            times plus the frames after them; about `max_frames` decoded frames whatever the length).
 
     Returns:
         `ProvenanceReport`.
@@ -137,35 +206,52 @@ def inspect_provenance(path: str | Path, *, max_frames: int = 16) -> ProvenanceR
     Raises:
         BadInputError: missing or unreadable file.
     """
+    t0 = time.perf_counter()
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"{p} is not a file")
     if max_frames < 1:
         raise BadInputError(f"max_frames must be >= 1, got {max_frames}")
-    c2 = read_manifest(p, _local_serial())
-    try:
-        kind, frames = _frames(p, max_frames)
-        note = None
-    except (BadInputError, OSError) as exc:  # damaged pixels: still report what the manifest says
-        if not c2.present:
-            raise BadInputError(f"cannot read {p.name}: {exc}") from None
-        kind, frames, note = ("image" if _is_image(p) else "video"), [], f"cannot decode the pixels: {exc}"
-    wm = WatermarkInfo(frames_checked=len(frames), note=note)
+    if confirm is not None and confirm < 1:
+        raise BadInputError(f"confirm must be >= 1, got {confirm}")
+    c2 = read_manifest(p, _local_serial())  # the manifest first: cheap, and it names the payload to expect
+    wm = WatermarkInfo(sampling=sampling, sample_limit=max_frames)
+    frames: list[np.ndarray] = []
     found: list[WatermarkPayload] = []
     agreements: list[float] = []
     hint: tuple[int, int] | None = None
     searched = 0
-    for img in frames:
-        # full search (64 phases + 2× upscale) on up to 2 frames until a phase is known; then a quick check
-        search = hint is None and searched < 2
-        res = decode_watermark(img, search=search, hint=hint)
-        searched += int(search)
-        if res.found and res.payload is not None:
-            found.append(res.payload)
-            agreements.append(res.agreement)
-            hint = res.offset if res.scale == 1 else hint
-        if res.extra.get("reason"):
-            wm.note = str(res.extra["reason"])
+    try:
+        kind, sample = _frames(p, max_frames, sampling)
+        for index, img in sample:
+            frames.append(img)
+            wm.frame_indices.append(int(index))
+            # full search (64 phases + 2× upscale) on up to 2 frames until a phase is known; then a quick check
+            search = hint is None and searched < 2
+            res = decode_watermark(img, search=search, hint=hint)
+            searched += int(search)
+            if res.found and res.payload is not None:
+                found.append(res.payload)
+                agreements.append(res.agreement)
+                hint = res.offset if res.scale == 1 else hint
+            if res.extra.get("reason"):
+                wm.note = str(res.extra["reason"])
+            top = Counter(found).most_common(1)
+            if confirm is not None and top and top[0][1] >= confirm and len(frames) < max_frames:
+                wm.stopped_early = True
+                break
+        close = getattr(sample, "close", None)
+        if close is not None:
+            close()  # releases the file when the loop stopped early
+    except (BadInputError, OSError) as exc:  # damaged pixels: still report what the manifest says
+        if not c2.present:
+            raise BadInputError(f"cannot read {p.name}: {exc}") from None
+        kind = "image" if _is_image(p) else "video"
+        frames, found, agreements, wm.frame_indices = [], [], [], []
+        wm.note = f"cannot decode the pixels: {exc}"
+    if kind == "image":
+        wm.sample_limit = 1
+    wm.frames_checked = len(frames)
     if kind == "video" and len(frames) > 1:
         pooled = decode_pooled(frames, phase=hint or (0, 0))
         wm.pooled_payload = pooled.payload.to_dict() if pooled.payload is not None else None
@@ -183,6 +269,7 @@ def inspect_provenance(path: str | Path, *, max_frames: int = 16) -> ProvenanceR
         (c2.present and c2.valid and c2.synthetic) or (found and wm.fraction >= 0.5) or wm.pooled_payload
     )
     rep.summary = _summary(rep)
+    rep.seconds = round(time.perf_counter() - t0, 4)
     return rep
 
 

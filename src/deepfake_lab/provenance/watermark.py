@@ -233,46 +233,55 @@ def _rgb_to_yuv(rgb: np.ndarray) -> np.ndarray:
     return np.stack([y, u, v], axis=-1)
 
 
-def _yuv_to_rgb(yuv: np.ndarray) -> np.ndarray:
-    y, u, v = yuv[..., 0], yuv[..., 1] - 128.0, yuv[..., 2] - 128.0
-    r = y + v / 0.877
-    b = y + u / 0.492
-    g = (y - 0.299 * r - 0.114 * b) / 0.587
-    return np.stack([r, g, b], axis=-1)
-
-
-def _blocks(ll: np.ndarray) -> np.ndarray:
-    """LL band (h, w) with h, w multiples of BLOCK -> DCT blocks (nr, nc, BLOCK, BLOCK)."""
-    h, w = ll.shape
-    b = ll.reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).transpose(0, 2, 1, 3)
-    return _D @ b @ _D.T
-
-
-def _unblocks(coef: np.ndarray) -> np.ndarray:
-    nr, nc = coef.shape[:2]
-    b = _D.T @ coef @ _D
-    return b.transpose(0, 2, 1, 3).reshape(nr * BLOCK, nc * BLOCK)
-
-
 def _tile_bits(bits: np.ndarray, nr: int, nc: int) -> np.ndarray:
     """Bit of every block (nr, nc): the keyed payload on a periodic TILE×TILE layout."""
     tile = (bits ^ _KEY).reshape(TILE, TILE)
     return np.tile(tile, (-(-nr // TILE), -(-nc // TILE)))[:nr, :nc]
 
 
-def _embed_channel(ch: np.ndarray, bits: np.ndarray, scale: float) -> np.ndarray:
-    h, w = ch.shape
-    hh, ww = h // PIX * PIX, w // PIX * PIX
-    ll, (lh, hl, hh_) = pywt.dwt2(ch[:hh, :ww], "haar")
-    coef = _blocks(ll)
-    blk_bits = _tile_bits(bits, *coef.shape[:2]).astype(np.float64)
-    off = scale * (0.25 + 0.5 * blk_bits)
-    for i, j in _COEFFS:
-        c = coef[:, :, i, j]
-        coef[:, :, i, j] = np.round((c - off) / scale) * scale + off
-    out = ch.copy()
-    out[:hh, :ww] = pywt.idwt2((_unblocks(coef), (lh, hl, hh_)), "haar")
-    return out
+def _pixel_kernel(u: int, v: int) -> np.ndarray:
+    """8×8 pixel kernel whose correlation with a block gives DCT coefficient (u, v) of its Haar LL block."""
+    k = np.outer(_D[u], _D[v]) / 2.0  # haar LL = (sum of 2×2) / 2
+    return np.repeat(np.repeat(k, 2, axis=0), 2, axis=1)
+
+
+_KERNELS = [_pixel_kernel(i, j) for i, j in _COEFFS]
+# (64, 2): the carrier coefficients of a flattened 8×8 pixel block are `block @ _KMAT`; since the Haar DWT
+# and the block DCT are orthonormal, changing those coefficients by d changes the pixels by `d @ _KMAT.T`.
+_KMAT = np.stack([k.reshape(-1) for k in _KERNELS], axis=1)
+_KMAT32 = _KMAT.astype(np.float32)
+# both kernels are outer products of the 8-vectors k0·1 (k0 = 1/(2·sqrt 2)) and r1 = D[1] repeated twice / sqrt 2:
+# kernel (0, 1) = k0·r1[x], kernel (1, 0) = k0·r1[y]
+_SEP = (np.repeat(_D[0], 2)[0] / np.sqrt(2) * np.repeat(_D[1], 2) / np.sqrt(2)).astype(np.float32)
+# RGB -> YUV (BT.601, `_rgb_to_yuv` without the +128 offsets, which carrier coefficients do not see)
+_RGB2YUV = np.array([[0.299, 0.587, 0.114], [-0.492 * 0.299, -0.492 * 0.587, 0.492 * 0.886],
+                     [0.877 * 0.701, -0.877 * 0.587, -0.877 * 0.114]])  # fmt: skip
+_YUV2RGB = np.linalg.inv(_RGB2YUV)
+_RGB2YUV32 = _RGB2YUV.astype(np.float32)
+_RGB2YUV_AFFINE = np.hstack([_RGB2YUV, [[0.0], [128.0], [128.0]]]).astype(np.float32)  # for cv2.transform
+
+
+def _block_rows(plane: np.ndarray, dy: int, dx: int, nr: int, nc: int) -> np.ndarray:
+    """The (nr, nc) 8×8 pixel blocks of `plane` starting at (dy, dx), flattened: float32 (nr·nc, 64)."""
+    sub = plane[dy : dy + nr * PIX, dx : dx + nc * PIX].astype(np.float32, copy=False)
+    return sub.reshape(nr, PIX, nc, PIX).transpose(0, 2, 1, 3).reshape(nr * nc, PIX * PIX)
+
+
+def _carriers(image: np.ndarray, dy: int, dx: int, nr: int, nc: int) -> np.ndarray:
+    """Carrier coefficients of every block at grid phase (dy, dx): (planes, nr·nc, 2) float32 in Y[UV] order.
+
+    For RGB the Y/U/V coefficients are linear mixes of the R/G/B ones (no YUV image is built)."""
+    if image.ndim == 2:
+        return (_block_rows(image, dy, dx, nr, nc) @ _KMAT32)[None]
+    rgb = np.stack([_block_rows(image[..., c], dy, dx, nr, nc) @ _KMAT32 for c in range(3)])
+    return np.einsum("yc,cnk->ynk", _RGB2YUV.astype(np.float32), rgb)
+
+
+def _qim_delta(coef: np.ndarray, bits: np.ndarray, scale: float) -> np.ndarray:
+    """Nearest-lattice QIM change of carrier coefficients (n, 2) whose blocks carry `bits` (n,) ∈ {0, 1}."""
+    off = (scale * (0.25 + 0.5 * bits.astype(np.float64)))[:, None]
+    c = coef.astype(np.float64)
+    return np.round((c - off) / scale) * scale + off - c
 
 
 def embed_watermark(
@@ -293,24 +302,38 @@ def embed_watermark(
         raise ValueError(f"expected uint8 (H, W[, 3]) image, got {image.shape} {image.dtype}")
     if min(image.shape[:2]) < PIX:
         raise ValueError(f"image {image.shape[:2]} is too small for a watermark (min side {PIX})")
-    bits = payload.to_bits()
-    if image.ndim == 2:
-        out = _embed_channel(image.astype(np.float64), bits, config.scales[0])
-        return np.clip(np.round(out), 0, 255).astype(np.uint8)
-    yuv = _rgb_to_yuv(image)
-    for c, s in enumerate(config.scales):
-        if s > 0:
-            yuv[..., c] = _embed_channel(yuv[..., c], bits, s)
-    return np.clip(np.round(_yuv_to_rgb(yuv)), 0, 255).astype(np.uint8)
+    import cv2
 
-
-def _pixel_kernel(u: int, v: int) -> np.ndarray:
-    """8×8 pixel kernel whose correlation with a block gives DCT coefficient (u, v) of its Haar LL block."""
-    k = np.outer(_D[u], _D[v]) / 2.0  # haar LL = (sum of 2×2) / 2
-    return np.repeat(np.repeat(k, 2, axis=0), 2, axis=1)
-
-
-_KERNELS = [_pixel_kernel(i, j) for i, j in _COEFFS]
+    h, w = image.shape[:2]
+    nr, nc = h // PIX, w // PIX
+    hh, ww = nr * PIX, nc * PIX
+    region = image[:hh, :ww].astype(np.float32)  # (hh, ww[, 3])
+    # carriers of every block (separable kernels): block-column means · r1 and block-row means · r1
+    col_means = cv2.resize(region, (ww, nr), interpolation=cv2.INTER_AREA).reshape(nr, nc, PIX, -1)
+    row_means = cv2.resize(region, (nc, hh), interpolation=cv2.INTER_AREA).reshape(nr, PIX, nc, -1)
+    planes = 1 if image.ndim == 2 else 3
+    coef = np.stack([col_means.transpose(3, 0, 1, 2) @ _SEP, row_means.transpose(3, 0, 2, 1) @ _SEP], -1)
+    coef = coef.reshape(planes, nr * nc * 2) * np.float32(PIX)  # (planes R,G,B or gray, n·2)
+    if image.ndim == 3:
+        coef = _RGB2YUV32 @ coef
+    coef = coef.reshape(planes, nr * nc, 2)
+    blk_bits = _tile_bits(payload.to_bits(), nr, nc).reshape(-1)
+    scales = config.scales[:1] if image.ndim == 2 else config.scales
+    delta = np.stack([_qim_delta(coef[c], blk_bits, s) if s > 0 else np.zeros(coef.shape[1:]) for c, s in
+                      enumerate(scales)])  # fmt: skip
+    if image.ndim == 3:  # back to R/G/B coefficient changes (YUV -> RGB is linear)
+        delta = (_YUV2RGB @ delta.reshape(3, -1)).reshape(delta.shape)
+    # Pixel change of block (i, j): d0·r1[x] + d1·r1[y] (times k0, folded into _SEP): one pattern along x per
+    # block row plus one pattern along y per block column, each expanded over the other axis.
+    d = delta.astype(np.float32).transpose(1, 2, 0).reshape(nr, nc, 2, -1)  # (nr, nc, 2, planes)
+    along_x = (d[:, :, None, 0] * _SEP[None, None, :, None]).reshape(nr, 1, ww, -1)
+    along_y = np.ascontiguousarray((d[:, None, :, 1] * _SEP[None, :, None, None]).reshape(hh, nc, -1))
+    pix = cv2.resize(along_y, (ww, hh), interpolation=cv2.INTER_NEAREST).reshape(nr, PIX, ww, -1)
+    pix += along_x
+    pix = pix.reshape(region.shape)
+    out = image.copy()
+    out[:hh, :ww] = cv2.add(image[:hh, :ww], pix, dtype=cv2.CV_8U)  # rounds to nearest, saturates at 0 / 255
+    return out
 
 
 def _soft_map(plane: np.ndarray, scale: float) -> np.ndarray:
@@ -322,11 +345,13 @@ def _soft_map(plane: np.ndarray, scale: float) -> np.ndarray:
     """
     import cv2
 
-    src = plane.astype(np.float32)
+    src = np.ascontiguousarray(plane, dtype=np.float32)
     out = np.zeros_like(src)
-    for k in _KERNELS:
-        c = cv2.filter2D(src, cv2.CV_32F, k.astype(np.float32), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-        out -= np.sin(c * np.float32(2 * np.pi / scale))
+    ones = np.ones(PIX, np.float32)
+    for kx, ky in ((_SEP, ones), (ones, _SEP)):  # the two kernels are separable: k0·r1[x] and k0·r1[y]
+        c = cv2.sepFilter2D(src, cv2.CV_32F, kx, ky, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+        c *= np.float32(2 * np.pi / scale)
+        out -= np.sin(c, out=c)
     return out
 
 
@@ -358,21 +383,82 @@ _ROLL_IDX = np.array(
 _TAG_BITS = np.array(_int_bits(TOOL_TAG, 8), dtype=np.uint8)
 
 
+def _tiles_at(img: np.ndarray, config: WatermarkConfig, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_phase_tiles(_softs(img), dy, dx)` computed from the blocks of that one phase only (no full soft map):
+    the carrier coefficients of the (nr, nc) blocks by one matrix product per plane, their soft votes summed
+    per tile slot. ~1/64 of the work of a full map; what the quick check of a known phase needs."""
+    h, w = img.shape[:2]
+    nr, nc = (h - dy) // PIX, (w - dx) // PIX
+    total = np.zeros((TILE, TILE))
+    count = np.zeros((TILE, TILE))
+    if nr < TILE or nc < TILE:
+        return total, count
+    coef = _carriers(img, dy, dx, nr, nc)  # (planes, nr·nc, 2)
+    scales = config.scales[:1] if img.ndim == 2 else config.scales
+    pr, pc = -(-nr // TILE) * TILE, -(-nc // TILE) * TILE
+    for c, s in enumerate(scales):
+        if s <= 0:
+            continue
+        soft = -np.sin(coef[c] * np.float32(2 * np.pi / s)).sum(axis=1).reshape(nr, nc)
+        padded = np.zeros((pr, pc))
+        padded[:nr, :nc] = soft
+        total += padded.reshape(pr // TILE, TILE, pc // TILE, TILE).sum((0, 2))
+        ones = np.zeros((pr, pc))
+        ones[:nr, :nc] = len(_KERNELS)
+        count += ones.reshape(pr // TILE, TILE, pc // TILE, TILE).sum((0, 2))
+    return total, count
+
+
+def _all_phase_tiles(softs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Tile sums of all 64 grid phases at once: (total, count), each (PIX, PIX, TILE, TILE) [dy, dx, r, c].
+
+    Every phase uses the same number of blocks, nr = (h - PIX + 1) // PIX (so phase (0, 0) may drop the last
+    row/column of blocks that `_phase_tiles` would use); one reshape + sum instead of 64 strided copies."""
+    total = np.zeros((PIX, PIX, TILE, TILE))
+    count = np.zeros((PIX, PIX, TILE, TILE))
+    for sm in softs:
+        h, w = sm.shape
+        nr, nc = (h - PIX + 1) // PIX, (w - PIX + 1) // PIX
+        if nr < TILE or nc < TILE:
+            continue
+        pr, pc = -(-nr // TILE) * TILE, -(-nc // TILE) * TILE
+        s = np.zeros((pr * PIX, pc * PIX), np.float32)
+        s[: nr * PIX, : nc * PIX] = sm[: nr * PIX, : nc * PIX]
+        # s[(a·TILE + r)·PIX + dy, (b·TILE + c)·PIX + dx] -> sum over a, b
+        s6 = s.reshape(pr // TILE, TILE, PIX, pc // TILE, TILE, PIX)
+        total += s6.sum((0, 3), dtype=np.float64).transpose(1, 3, 0, 2)
+        n = np.zeros((pr, pc))
+        n[:nr, :nc] = len(_KERNELS)
+        count += n.reshape(pr // TILE, TILE, pc // TILE, TILE).sum((0, 2))[None, None]
+    return total, count
+
+
 def _try_decode(total: np.ndarray, count: np.ndarray, min_agreement: float) -> tuple[WatermarkPayload | None, float]:
     """Try the 64 cyclic tile shifts of one phase; the payload whose tag + CRC match and votes are strong."""
-    if count.min() <= 0:
-        return None, 0.0
-    rolled = (total / count).reshape(-1)[_ROLL_IDX]  # (64 shifts, 64 slots)
+    payload, agreement, _ = _try_decode_many(total[None], count[None], min_agreement)
+    return payload, agreement
+
+
+def _try_decode_many(
+    totals: np.ndarray, counts: np.ndarray, min_agreement: float
+) -> tuple[WatermarkPayload | None, float, int]:
+    """`_try_decode` over P candidate phases at once: totals/counts (P, TILE, TILE), tried in order.
+
+    Returns (payload, agreement, index of the phase) or (None, 0.0, -1)."""
+    ok = (counts > 0).all(axis=(1, 2))
+    mean = np.where(counts > 0, totals / np.maximum(counts, 1e-12), 0.0).reshape(len(totals), -1)
+    rolled = mean[:, _ROLL_IDX]  # (P phases, 64 shifts, 64 slots)
     bits = (rolled > 0).astype(np.uint8) ^ _KEY
-    for k in np.flatnonzero((bits[:, :8] == _TAG_BITS).all(axis=1)):
-        payload = WatermarkPayload.from_bits(bits[k])
+    tagged = (bits[:, :, :8] == _TAG_BITS).all(axis=2) & ok[:, None]
+    for p, k in zip(*np.nonzero(tagged), strict=True):  # row-major: phase order first, then shift
+        payload = WatermarkPayload.from_bits(bits[p, k])
         if payload is None:
             continue
         # mean |soft vote| of the slots, mapped to [0.5, 1]: 0.5 = chance, 1 = every block agrees fully
-        agreement = 0.5 + 0.5 * float(np.abs(rolled[k]).mean())
+        agreement = 0.5 + 0.5 * float(np.abs(rolled[p, k]).mean())
         if agreement >= min_agreement:
-            return payload, agreement
-    return None, 0.0
+            return payload, agreement, int(p)
+    return None, 0.0, -1
 
 
 def decode_watermark(
@@ -399,30 +485,35 @@ def decode_watermark(
         image = image[..., :3]
     if min(image.shape[:2]) < PIX * TILE:
         return WatermarkResult(None, extra={"reason": "image too small"})
-    for up in [1, 2] if search else [1]:
+    quick = [(0, 0)] if hint is None or hint == (0, 0) else [hint, (0, 0)]
+    for dy, dx in quick:  # the known phase(s) first, from their own blocks only
+        payload, agreement = _try_decode(*_tiles_at(image, config, dy, dx), min_agreement)
+        if payload is not None:
+            return WatermarkResult(payload, agreement, (dy, dx), 1)
+    if not search:
+        return WatermarkResult(None)
+    for up in (1, 2):
         img = image
         if up > 1:
             import cv2
 
             img = cv2.resize(image, (image.shape[1] * up, image.shape[0] * up), interpolation=cv2.INTER_CUBIC)
-        softs = _softs(img, config)
-        phases = [(0, 0)]
-        if hint is not None and hint != (0, 0):
-            phases.insert(0, hint)
-        if search:
-            phases += [(dy, dx) for dy in range(PIX) for dx in range(PIX) if (dy, dx) not in phases]
-        for dy, dx in phases:
-            payload, agreement = _try_decode(*_phase_tiles(softs, dy, dx), min_agreement)
-            if payload is not None:
-                return WatermarkResult(payload, agreement, (dy, dx), up)
+        totals, counts = _all_phase_tiles(_softs(img, config))
+        order = [(dy, dx) for dy in range(PIX) for dx in range(PIX) if up > 1 or (dy, dx) not in quick]
+        idx = tuple(np.array(order).T)
+        payload, agreement, k = _try_decode_many(totals[idx], counts[idx], min_agreement)
+        if payload is not None:
+            return WatermarkResult(payload, agreement, order[k], up)
     return WatermarkResult(None)
 
 
 def _softs(img: np.ndarray, config: WatermarkConfig) -> list[np.ndarray]:
+    import cv2
+
     if img.ndim == 2:
-        planes = [(img.astype(np.float64), config.scales[0])]
+        planes = [(img.astype(np.float32), config.scales[0])]
     else:  # a gray RGB image has flat U/V planes, which vote 0
-        yuv = _rgb_to_yuv(img)
+        yuv = cv2.transform(img.astype(np.float32), _RGB2YUV_AFFINE)  # `_rgb_to_yuv` in float32
         planes = [(yuv[..., c], s) for c, s in enumerate(config.scales) if s > 0]
     return [_soft_map(p, s) for p, s in planes]
 
@@ -450,7 +541,7 @@ def decode_pooled(
             img = img[..., :3]
         if min(img.shape[:2]) < PIX * TILE:
             continue
-        t, n = _phase_tiles(_softs(img, config), *phase)
+        t, n = _tiles_at(img, config, *phase)
         total += t
         count += n
     payload, agreement = _try_decode(total, count, min_agreement)

@@ -375,6 +375,24 @@ class VideoReader(MediaReader):
         self._decoded = self._decode_iter()
         self._index = 0
 
+    def keyframe_at(self, time: float) -> Frame | None:
+        """Decode the key frame at or before `time` seconds: one seek and about one decoded frame, so spot
+        checks spread over a long file cost little (e.g. the provenance sample of `detect`).
+
+        Afterwards `iter_frames` continues with the frames that follow it. Indices are estimates
+        (round(time × fps)), as after `seek`. Returns None when nothing can be decoded there; a stream that
+        cannot seek restarts at its first frame.
+        """
+        self._seek_pts(int(max(0.0, time) / self._tb) + (self._start_pts or 0))
+        self._skip_before, self._skip_pts = None, None
+        f = self._next_av_frame()
+        if f is None:
+            return None
+        self._index = int(round(self._time_of(f) * self.info.fps))
+        self._index_exact = False
+        self._pending = f
+        return next(self.iter_frames(), None)
+
     def close(self) -> None:
         self._container.close()
 

@@ -1,0 +1,95 @@
+"""CLI start-up stays light: `--help` (top level and every subcommand), `--version` and `models` never import
+the heavy stack (torch, SciPy, scikit-learn, mediapipe, OpenCV, PyAV)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+import deepfake_lab
+from deepfake_lab.registry import MODELS, list_models, model_infos
+
+HEAVY = ("torch", "scipy", "sklearn", "mediapipe", "cv2", "av")
+
+# Runs in a fresh interpreter: every command path of the click app gets `--help`, then `models` runs;
+# prints the command paths it tried and the heavy modules loaded, as JSON.
+_PROBE = r"""
+import contextlib, io, json, sys
+import typer.main
+from deepfake_lab.cli import app, main
+
+def paths(cmd, prefix):
+    yield prefix
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from paths(sub, prefix + [name])
+
+tried = []
+for path in paths(typer.main.get_command(app), []):
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            main(path + ["--help"])
+        except SystemExit as exc:
+            assert exc.code == 0, (path, exc.code)
+    tried.append(" ".join(path))
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    try:
+        main(["models"])
+    except SystemExit as exc:
+        assert exc.code == 0, exc.code
+heavy = sorted(m for m in HEAVY if m in sys.modules)
+print(json.dumps({"tried": tried, "heavy": heavy, "models": out.getvalue()}))
+"""
+
+
+def _probe() -> dict:
+    code = f"HEAVY = {HEAVY!r}\n" + _PROBE
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=dict(os.environ)
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_help_of_every_command_and_models_import_no_heavy_module() -> None:
+    res = _probe()
+    tried = set(res["tried"])
+    assert {"", "detect", "swap", "train", "extract", "models", "bench build", "provenance inspect"} <= tried
+    assert res["heavy"] == [], f"imported at start-up: {res['heavy']}"
+    assert "dcgan-64" in res["models"] and "swap-original" in res["models"]
+
+
+def test_version_prints_package_version() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepfake_lab", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    try:
+        expected = version("deepfake-lab")
+    except PackageNotFoundError:  # pragma: no cover  (running from a source tree without metadata)
+        expected = deepfake_lab.__version__
+    assert proc.stdout.strip() == f"deepfake-lab {expected}"
+
+
+def test_model_infos_match_the_live_registry() -> None:
+    """The torch-free index read from the decorators equals what importing the models registers."""
+    infos = {i.name: i for i in model_infos()}
+    assert sorted(infos) == list_models()
+    for entry in MODELS:
+        info = infos[entry.name]
+        assert (info.family, info.tags, info.summary) == (entry.family, entry.tags, entry.summary), entry.name
+    assert [i.name for i in model_infos("detector")] == list_models("detector")
+
+
+def test_detect_help_names_every_aggregation() -> None:
+    from typer.testing import CliRunner
+
+    from deepfake_lab.cli import app
+    from deepfake_lab.metrics.detection import AGGREGATIONS
+
+    res = CliRunner().invoke(app, ["detect", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    for name in AGGREGATIONS:
+        assert name in res.output
