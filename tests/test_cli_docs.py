@@ -84,17 +84,25 @@ def check_command_line(line: str, root: Any) -> str | None:
         tokens = shlex.split(line)
     except ValueError:
         tokens = line.split()
+    skip = False
     for raw in tokens[1:]:
+        if skip:  # the value of the option before
+            skip = False
+            continue
         tok = raw.rstrip("`),.;:")
         if not tok or raw.startswith(_STOP):
             break
-        if tok.startswith("$") or tok.isupper():  # a shell expression or a PLACEHOLDER
+        if tok.startswith("$") or tok.isupper() or tok == "-":  # a shell expression, a PLACEHOLDER, stdout
             continue
         if tok.startswith("-"):
             name = tok.split("=")[0]
-            known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
-            if name not in known:
+            params = {o: p for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+            if name == "--help":
+                continue
+            if name not in params:
                 return f"{' '.join(path)} has no option {name}"
+            p = params[name]
+            skip = "=" not in tok and not getattr(p, "is_flag", False) and not getattr(p, "count", False)
             continue
         if hasattr(cmd, "commands"):
             sub = cmd.commands.get(tok)

@@ -98,6 +98,9 @@ for _name in _COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit code."""
+    from deepfake_lab.cli import options
+
+    options.COMMAND_LINE = list(argv) if argv is not None else sys.argv[1:]
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="deepfake-lab")
     except (KeyboardInterrupt, Abort):

@@ -171,6 +171,6 @@ def extract_command(
     log.info(line)
     for r in report.results:
         if r.status in ("error", "partial"):
-            log.warning("%s", r.message)
+            log.info("%s", r.message)  # already printed once on stderr
     if report.errors:
         raise typer.Exit(2)

@@ -46,6 +46,8 @@ HOME_ENV = "DEEPFAKE_LAB_HOME"  # provenance.keys.HOME_ENV
 CERT_ENV = "DEEPFAKE_LAB_SIGNING_CERT"  # provenance.keys.CERT_ENV
 KEY_ENV = "DEEPFAKE_LAB_SIGNING_KEY"  # provenance.keys.KEY_ENV
 
+COMMAND_LINE: list[str] | None = None  # set by `cli.main` (the arguments it ran with), logged first
+
 QUIET_HELP = "No progress bar (the summary and errors still print)."
 
 
@@ -106,7 +108,8 @@ def setup_logging(verbose: int = 0, log_file: Path | None = None) -> logging.Log
         h._deepfake_lab_cli = True  # type: ignore[attr-defined]
         log.addHandler(h)
     logging.captureWarnings(True)
-    log.debug("command line: deepfake-lab %s", " ".join(sys.argv[1:]))
+    args = COMMAND_LINE if COMMAND_LINE is not None else sys.argv[1:]
+    log.debug("command line: deepfake-lab %s", " ".join(str(a) for a in args))
     return log
 
 
