@@ -173,3 +173,18 @@ def test_models_are_grouped_by_family_with_sizes_from_the_factories() -> None:
     assert titles == families  # one table per family, in order
     det = res.output.split("\ndetector")[1].split("\ngan")[0]
     assert "meso4" in det and "dcgan-64" not in det and "3×256×256" in det and "detector-default (3×64×64)" in det
+
+
+def test_shell_completion_offers_commands_and_choices() -> None:
+    import os
+    import subprocess
+    import sys
+
+    def complete(words: str, cword: int) -> list[str]:
+        env = {**os.environ, "_DEEPFAKE_LAB_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+        code = "import sys; sys.argv[0] = 'deepfake-lab'; from deepfake_lab.cli import main; main()"
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        return proc.stdout.split()
+
+    assert "detect" in complete("deepfake-lab det", 1)
+    assert complete("deepfake-lab detect --aggregation ", 3) == ["confident", "mean", "max"]

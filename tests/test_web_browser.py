@@ -251,3 +251,28 @@ def test_mobile_layout_keeps_overlays_off_the_face(server, scan_media) -> None: 
     assert layout["overflow"] <= 0, layout  # nothing wider than the phone
     assert layout["hit"] == [], layout  # no read-out, badge or control is drawn over the picture
     assert layout["controls"] is False and layout["box"][0] <= 390, layout  # no native controls over the face
+
+
+def test_short_clip_keeps_marker_and_clock_right(server, tmp_path) -> None:
+    from test_extract_cli import face_frames, write_video
+
+    clip = write_video(tmp_path / "short.mp4", face_frames(5), fps=25, audio=False)  # 0.2 s
+    with _browser() as browser:
+        page = browser.new_page(viewport={"width": 1100, "height": 1300})
+        page.goto(server + "/")
+        page.set_input_files("#file", str(clip))
+        page.wait_for_selector("#verdict:not([hidden])", timeout=120_000)
+        page.wait_for_function("document.getElementById('video').readyState >= 1")
+        page.evaluate("(() => { const v = document.getElementById('video'); v.currentTime = v.duration; })()")
+        page.wait_for_function("document.getElementById('video').seeking === false")
+        got = page.evaluate(
+            """(() => { const v = document.getElementById('video'), x = state.chart.scales.x;
+              return { t: v.currentTime, dur: v.duration, lo: x.min, hi: x.max, last: state.times.at(-1),
+                       clock: document.getElementById('clock').textContent }; })()"""
+        )
+    assert got["dur"] < 1.0, got
+    assert got["lo"] <= 0 and got["hi"] >= got["t"] - 1e-3 and got["hi"] >= got["last"], got  # marker in range
+    shown = got["clock"].split(" / ")
+    assert (
+        len(shown) == 2 and shown[1] != "0.00 s" and float(shown[1].split()[0]) == pytest.approx(got["dur"], abs=0.01)
+    )
