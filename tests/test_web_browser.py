@@ -156,6 +156,10 @@ def test_keyboard_only_upload_and_frame_jump(server, scan_media) -> None:  # noq
         page.focus("#next")
         page.keyboard.press("Enter")
         page.wait_for_function(f"document.getElementById('video').currentTime > {want} + 0.01")
+        # the chart legend's show/hide toggles work from the keyboard too
+        page.focus(".u-legend .u-series th[role=button]")
+        page.keyboard.press("Enter")
+        assert page.evaluate("state.chart.series[1].show") is False
     assert not errors, errors
 
 

@@ -369,6 +369,16 @@ function makeChart() {
     }] },
   };
   state.chart = new uPlot(opts, chartData(), el);
+  // uPlot toggles a series when its legend entry is clicked: make those entries keyboard buttons too
+  el.querySelectorAll(".u-legend .u-series th").forEach((cell, i) => {
+    if (i === 0) return; // the x (time) entry toggles nothing
+    cell.tabIndex = 0;
+    cell.setAttribute("role", "button");
+    cell.setAttribute("aria-label", `Show or hide ${series[i].label}`);
+    cell.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); cell.click(); }
+    });
+  });
   state.chartNew = false;
   state.chartDirty = false;
 }
