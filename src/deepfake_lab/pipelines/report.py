@@ -317,7 +317,8 @@ def card_summary_html(card: dict, default_threshold: float = 0.5) -> str:
     figures = []
     for key, val in metrics.items():
         if isinstance(val, dict) and "auc" in val:
-            parts = [f"{k.upper()} {_fmt(val[k])}" for k in ("auc", "eer", "accuracy") if k in val]
+            names = {"auc": "AUC", "eer": "EER", "accuracy": "accuracy"}
+            parts = [f"{label} {_fmt(val[k])}" for k, label in names.items() if k in val]
             figures.append(f"{key}: {', '.join(parts)}")
     if figures:
         where = f" — {metrics['test_split']}" if metrics.get("test_split") else ""
