@@ -228,12 +228,14 @@ def _write_page(res: DemoResult, det: DetectorModel, swap_name: str, n_faces: in
             + "</div>"
         )
 
-    thumbs = "".join(f'<img alt="face" src="{u}">' for u in _face_thumbs(res.out))
+    thumbs = "".join(f'<img alt="aligned face {i + 1}" src="{u}">' for i, u in enumerate(_face_thumbs(res.out)))
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in res.steps.items())
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>deepfake-lab demo</title><style>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>deepfake-lab demo</title><style>
 body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
-.row{{display:flex;gap:24px}}.card{{flex:1;border:1px solid #ccc;border-radius:6px;padding:12px}}
+.row{{display:flex;flex-wrap:wrap;gap:24px}}.card{{flex:1 1 300px;border:1px solid #ccc;border-radius:6px;padding:12px}}
+body{{padding:0 12px}}
 {VERDICT_CSS}
 .faces img{{width:96px;height:96px;margin:2px}}.note{{color:#666;font-size:13px}}
 </style></head><body>

@@ -225,6 +225,7 @@ td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 .crops{display:flex;flex-wrap:wrap;gap:12px}.crop{text-align:center;font-size:12px}
 .crop img{width:128px;height:128px;image-rendering:auto;border:1px solid #ccc}
 pre{background:#f5f5f5;padding:8px;overflow:auto;font-size:12px}.note{color:#666;font-size:13px}
+svg{max-width:100%;height:auto}body{padding:0 12px}
 """
 )
 
@@ -465,6 +466,7 @@ def render_report(result: ScanResult, title: str = "deepfake-lab scan report", l
     body.append(f"<pre>{e(json.dumps(d['options'], indent=1))}</pre>")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="{OUTPUT_MARK}">'
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
