@@ -172,7 +172,8 @@ def test_models_are_grouped_by_family_with_sizes_from_the_factories() -> None:
     titles = [line.strip() for line in res.output.splitlines() if line.strip() in families]
     assert titles == families  # one table per family, in order
     det = res.output.split("\ndetector")[1].split("\ngan")[0]
-    assert "meso4" in det and "dcgan-64" not in det and "3×256×256" in det and "detector-default (3×64×64)" in det
+    assert "meso4" in det and "dcgan-64" not in det and "3×256×256" in det  # factory default
+    assert "detector-default (3×64×64, 12.6k)" in det  # what ships: read from its card and weights header
 
 
 def test_shell_completion_offers_commands_and_choices() -> None:

@@ -14,8 +14,27 @@ from deepfake_lab.registry import model_infos, model_sizes
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
+def _stored_params(weights: Path) -> int | None:
+    """Parameters in a .safetensors file, read from its JSON header only (no torch); BatchNorm running
+    statistics are not parameters and are left out."""
+    import math
+    import struct
+
+    try:
+        with weights.open("rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(n))
+    except (OSError, ValueError, struct.error):
+        return None
+    return sum(
+        math.prod(v["shape"])
+        for k, v in header.items()
+        if k != "__metadata__" and "running_" not in k and not k.endswith("num_batches_tracked")
+    )
+
+
 def _shipped() -> dict[str, list[str]]:
-    """Model name -> the shipped exports of it, e.g. {"meso4": ["detector-default (3×64×64)"]}."""
+    """Model name -> the shipped exports of it, e.g. {"meso4": ["detector-default (3×64×64, 12.6k)"]}."""
     out: dict[str, list[str]] = {}
     for card_path in sorted(ASSETS.glob("*.json")):
         try:
@@ -25,7 +44,10 @@ def _shipped() -> dict[str, list[str]]:
         if not isinstance(card, dict) or not card.get("model"):
             continue
         shape = (card.get("input") or {}).get("shape") if isinstance(card.get("input"), dict) else None
-        label = card_path.stem + (f" ({'×'.join(str(v) for v in shape)})" if shape else "")
+        size = [f"{'×'.join(str(v) for v in shape)}"] if shape else []
+        params = _stored_params(card_path.with_suffix(".safetensors"))
+        size += [_params(params)] if params else []
+        label = card_path.stem + (f" ({', '.join(size)})" if size else "")
         out.setdefault(str(card["model"]), []).append(label)
     return out
 
