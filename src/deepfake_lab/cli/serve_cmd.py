@@ -13,8 +13,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from deepfake_lab.cli.options import TOKEN_ENV, detector_option
+from deepfake_lab.cli.options import detector_option
 from deepfake_lab.errors import BadInputError
+
+TOKEN_ENV = "DEEPFAKE_LAB_TOKEN"
 
 
 def _is_loopback(host: str) -> bool:
