@@ -221,6 +221,28 @@ def test_default_model_missing_and_wrong_family(monkeypatch, tmp_path) -> None:
         load_detector()
 
 
+def test_auto_precision_is_a_machine_property_and_scores_repeat(
+    monkeypatch: pytest.MonkeyPatch, scan_media, tiny_detector
+) -> None:
+    """`auto` follows the CPU's native-bf16 flags (no timing race): two scans give identical scores."""
+    monkeypatch.delenv("DEEPFAKE_LAB_PRECISION", raising=False)
+    monkeypatch.setattr(scan_mod, "_cpu_flags", lambda: {"avx2", "amx_bf16", "amx_tile"})
+    assert scan_mod.auto_precision("cpu") == "bf16"
+    monkeypatch.setattr(scan_mod, "_cpu_flags", lambda: {"avx2", "avx512f"})
+    assert scan_mod.auto_precision("cpu") == "fp32"
+    monkeypatch.setenv("DEEPFAKE_LAB_PRECISION", "bf16")
+    assert scan_mod.auto_precision("cpu") == "bf16"
+    monkeypatch.delenv("DEEPFAKE_LAB_PRECISION")
+    monkeypatch.undo()
+    runs = []
+    for _ in range(2):
+        m = load_detector(tiny_detector)  # a fresh process-like start each time
+        res = scan_paths([scan_media["mixed"]], m, ScanOptions(precision="auto"), provenance=False)
+        assert res.to_dict()["model"]["precision"] == scan_mod.auto_precision("cpu")
+        runs.append([fa.prob for fr in res.files[0].frames for fa in fr.faces])
+    assert runs[0] and runs[0] == runs[1]
+
+
 def test_precision_choice_and_options() -> None:
     net = create_model("meso4", image_size=32)
     m = scan_mod.DetectorModel(net.eval(), {"model": "meso4"}, Path("w"), "0" * 64, crop_size=32, margin=0.1)

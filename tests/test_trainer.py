@@ -143,13 +143,16 @@ while True:
 def test_sigkill_during_save_keeps_previous_checkpoint(tmp_path):
     path = tmp_path / "last.pt"
     save_training_state(path, {"i": 0, "blob": torch.zeros(3_000_000)})
-    for delay in (1.5, 1.9, 2.3):
-        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE)
-        time.sleep(delay)
+    for delay in (0.0, 0.05, 0.13):
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until the child finished one save: never a vacuous kill
+        assert first.strip() and int(first) >= 1, "the writer never saved"
+        time.sleep(delay)  # the next saves are under way: the kill lands before, during or after a write
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         state = load_training_state(path)  # never a torn file
-        assert bool((state["blob"] == float(state["i"])).all())
+        assert int(state["i"]) >= 1 and bool((state["blob"] == float(state["i"])).all())
     assert not [p for p in tmp_path.iterdir() if p.name != "last.pt" and not p.name.endswith(".tmp")]
 
 
@@ -175,11 +178,15 @@ def test_ctrl_c_saves_checkpoint_and_resume_continues(tmp_path):
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     metrics = tmp_path / "r" / "metrics.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
+    # readiness: the first metrics line is written inside the loop, after the Ctrl-C handler is installed
+    deadline = time.time() + 300  # start-up alone can take a minute on a loaded 2-core machine
+    while time.time() < deadline and proc.poll() is None and not (metrics.exists() and metrics.stat().st_size > 0):
         time.sleep(0.2)
+    if not (metrics.exists() and metrics.stat().st_size > 0):
+        proc.kill()
+        pytest.fail(f"training never logged a step (exit {proc.poll()}): {proc.communicate()[1][-2000:]}")
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert "interrupted at step" in err and "--resume" in err

@@ -125,8 +125,11 @@ class ModelInfo:
     summary: str
 
 
-def _decorated_models(tree: ast.Module) -> Iterator[ModelInfo]:
-    for node in ast.walk(tree):
+def _decorated_models(text: str) -> Iterator[ModelInfo]:
+    """The `@register_model(...)` factories defined at the top level of one module's source."""
+    if "@register_model(" not in text:
+        return
+    for node in ast.parse(text).body:
         if not isinstance(node, ast.FunctionDef):
             continue
         for deco in node.decorator_list:
@@ -154,7 +157,7 @@ def model_infos(family: str | None = None) -> list[ModelInfo]:
     root = Path(__file__).resolve().parent / "models"
     files = sorted(root.rglob("*.py"))
     try:
-        infos = [i for f in files for i in _decorated_models(ast.parse(f.read_text(encoding="utf-8")))]
+        infos = [i for f in files for i in _decorated_models(f.read_text(encoding="utf-8"))]
     except (OSError, SyntaxError, ValueError, IndexError, KeyError):
         infos = []
     if not infos:

@@ -214,7 +214,7 @@ def detect_command(
     ),
     every: int = typer.Option(1, "--every", help="Score one frame in N."),
     batch_size: int = typer.Option(32, "--batch-size", help="Face crops per detector call."),
-    precision: ScanPrecision = typer.Option("auto", "--precision", help="auto: bf16 when measurably faster here."),
+    precision: ScanPrecision = typer.Option("auto", "--precision", help="auto: bf16 on native-bf16 hardware."),
     max_faces: int | None = typer.Option(None, "--max-faces", help="Score at most N faces per frame (largest)."),
     min_size: float = typer.Option(24.0, "--min-size", help="Ignore faces smaller than this (pixels)."),
     model_range: FaceRange = typer.Option(
@@ -283,7 +283,7 @@ def detect_command(
     if to_stdout and (ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl")):
         raise BadInputError(f"{to_stdout[0]} -: not available in a sharded/resumable scan (give a file)")
     log.info("scan options: %s", options)
-    from deepfake_lab.train.trainer import resolve_device
+    from deepfake_lab.train.device import resolve_device
 
     det = load_detector(model, device=str(resolve_device(device)))
     # under torchrun rank 0 talks; with `--json -` / `--csv -` stdout carries only the document

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import importlib
 import os
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Literal
 
@@ -81,6 +83,36 @@ def create_detector(name: str = "mediapipe", **kwargs: Any) -> FaceDetector:
 
 
 _STDERR_LOCK = threading.Lock()
+
+
+class _LazyModule(types.ModuleType):
+    """Stands in for a module during an import that only stores a reference to it; the real module is
+    imported on first attribute access."""
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+def import_mediapipe() -> Any:
+    """`import mediapipe`, without paying for `matplotlib.pyplot` (about half of mediapipe's import time).
+
+    mediapipe's `__init__` imports `solutions.drawing_utils`, which imports pyplot for landmark plots we never
+    draw; during that import pyplot is a lazy stand-in that imports the real module if anything touches it.
+    """
+    if "mediapipe" in sys.modules:
+        return sys.modules["mediapipe"]
+    stub = None
+    if "matplotlib.pyplot" not in sys.modules:
+        stub = _LazyModule("matplotlib.pyplot")
+        sys.modules["matplotlib.pyplot"] = stub
+    try:
+        import mediapipe
+    finally:
+        if stub is not None and sys.modules.get("matplotlib.pyplot") is stub:
+            del sys.modules["matplotlib.pyplot"]
+    return mediapipe
 
 
 @contextlib.contextmanager
@@ -254,7 +286,7 @@ class MediaPipeDetector(FaceDetector):
 
     def load(self) -> None:
         with quiet_native_stderr():
-            import mediapipe as mp  # heavy import, done once
+            mp = import_mediapipe()  # heavy import, done once
 
             ranges = {"short": [0], "full": [1], "both": [0, 1], "auto": [0, 1]}[self.model_range]
             self._detectors = {

@@ -67,6 +67,7 @@ from deepfake_lab.video.reader import Frame, MediaInfo, MediaReader, Prefetcher,
 from deepfake_lab.video.writer import VideoWriter
 
 __all__ = [
+    "auto_precision",
     "AGGREGATIONS",
     "DEFAULT_DETECTOR",
     "DETECTOR_ENV",
@@ -157,26 +158,21 @@ class DetectorModel:
         return probs.float().reshape(-1).cpu().numpy().astype(np.float32)
 
     def choose_precision(self, mode: str = "auto", batch: int = 16) -> str:
-        """Set `precision`: "fp32", "bf16", or "auto" (bf16 only when it is measurably faster here)."""
+        """Set `precision`: "fp32", "bf16", or "auto" = `auto_precision(device)`, a property of the machine
+        (never a timing race, so the same input, model and options give the same scores run after run);
+        bf16 falls back to fp32 when a layer has no bf16 kernel here. `batch` is kept for compatibility."""
         if mode not in ("auto", "fp32", "bf16"):
             raise BadInputError(f"--precision must be auto, fp32 or bf16, got {mode!r}")
         self.net.to(memory_format=torch.channels_last)
         if mode != "auto":
             self.precision = mode
             return mode
-        crops = np.random.default_rng(0).integers(0, 256, (batch, self.crop_size, self.crop_size, 3), np.uint8)
-        timings: dict[str, float] = {}
-        for p in ("fp32", "bf16", "fp32", "bf16"):
-            self.precision = p
-            t0 = time.perf_counter()
+        self.precision = auto_precision(self.device)
+        if self.precision == "bf16":
             try:
-                self.predict(crops)
-            except RuntimeError:  # no bf16 kernels for some layer on this CPU
-                timings["bf16"] = float("inf")
-                continue
-            dt = time.perf_counter() - t0
-            timings[p] = min(timings.get(p, float("inf")), dt)
-        self.precision = "bf16" if timings.get("bf16", float("inf")) < 0.9 * timings["fp32"] else "fp32"
+                self.predict(np.zeros((1, self.crop_size, self.crop_size, 3), np.uint8))
+            except RuntimeError:  # no bf16 kernels for some layer on this machine
+                self.precision = "fp32"
         return self.precision
 
     def summary(self) -> dict[str, Any]:
@@ -190,6 +186,38 @@ class DetectorModel:
             "precision": self.precision,
             "card": self.card,
         }
+
+
+def _cpu_flags() -> set[str]:
+    """CPU feature flags from /proc/cpuinfo (Linux); empty elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+"""CPU features that compute bf16 natively (Intel AMX, AVX-512 BF16): where `auto` picks bf16 on a CPU."""
+
+
+def auto_precision(device: str = "cpu") -> str:
+    """What `--precision auto` means on this machine: "bf16" where the hardware computes it natively (a CUDA
+    GPU that supports bf16; a CPU with AMX-BF16 or AVX-512 BF16), else "fp32".
+
+    Decided from capabilities only, so it is the same on every run of one machine (a timing probe could pick
+    differently from run to run and the scores differ by up to a few percent between the two).
+    `DEEPFAKE_LAB_PRECISION=fp32|bf16` overrides it.
+    """
+    forced = os.environ.get("DEEPFAKE_LAB_PRECISION", "").strip().lower()
+    if forced in ("fp32", "bf16"):
+        return forced
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if any(f in _cpu_flags() for f in BF16_CPU_FLAGS) else "fp32"
 
 
 def _sha256(path: Path) -> str:
@@ -279,7 +307,7 @@ class ScanOptions:
         threshold: a file whose score reaches this is called "manipulated".
         min_track_faces: tracks with fewer scored faces do not decide the file score (unless all are short).
         batch_size: crops per detector call.
-        precision: "auto" (bf16 when faster), "fp32" or "bf16".
+        precision: "auto" (`auto_precision`: bf16 where the hardware computes it natively), "fp32" or "bf16".
         threads: torch threads for the detector (1 leaves a core for decoding and face detection).
         max_faces: score at most this many faces per frame (largest); None = all.
         min_size: ignore faces smaller than this (longer side of the landmark box, source pixels).

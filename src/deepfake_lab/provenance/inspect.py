@@ -116,7 +116,8 @@ def _frames(path: Path, max_frames: int, sampling: str = "even") -> tuple[str, I
     """("image" | "video", lazily decoded (frame index, RGB image) pairs of the sample)."""
     from deepfake_lab.video.reader import VideoReader, open_media
 
-    reader = open_media(path)
+    # key frames: one decoder thread, so that a seek costs one decoded frame (frame threads decode ahead)
+    reader = open_media(path, threads=1 if sampling == "keyframes" else 0)
     info = reader.info
     if info.kind == "image":
         with reader:
@@ -138,9 +139,9 @@ def _even_sample(reader: Any, max_frames: int) -> Iterator[tuple[int, np.ndarray
 
 
 def _keyframe_sample(reader: Any, max_frames: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Key frames at `max_frames` evenly spaced times (one seek + about one decode each; duplicates skipped),
-    then, when the file has fewer distinct key frames, the frames right after them (sequential P/B frames,
-    cheap) until `max_frames` are taken. Cost: ~`max_frames` decoded frames whatever the file's length."""
+    """Key frames at ceil(`max_frames` / 2) evenly spaced times (one seek + a few decoded packets each;
+    duplicates skipped), then the frames right after them (sequential P/B frames, cheap) until `max_frames`
+    are taken. Cost: a few dozen decoded frames whatever the file's length."""
     with reader:
         info = reader.info
         duration = info.duration or ((info.frame_count or 0) / info.fps if info.fps else 0.0)
@@ -149,8 +150,9 @@ def _keyframe_sample(reader: Any, max_frames: int) -> Iterator[tuple[int, np.nda
             return
         seen: set[int | None] = set()
         keys: list[float] = []
-        for k in range(max_frames):
-            f = reader.keyframe_at(duration * k / max_frames)
+        targets = -(-max_frames // 2)
+        for k in range(targets):
+            f = reader.keyframe_at(duration * k / targets)
             if f is None or f.pts in seen:
                 continue
             seen.add(f.pts)
@@ -217,6 +219,7 @@ def inspect_provenance(
     c2 = read_manifest(p, _local_serial())  # the manifest first: cheap, and it names the payload to expect
     wm = WatermarkInfo(sampling=sampling, sample_limit=max_frames)
     frames: list[np.ndarray] = []
+    frame_votes: list[dict[tuple[int, int], Any]] = []
     found: list[WatermarkPayload] = []
     agreements: list[float] = []
     hint: tuple[int, int] | None = None
@@ -226,10 +229,12 @@ def inspect_provenance(
         for index, img in sample:
             frames.append(img)
             wm.frame_indices.append(int(index))
-            # full search (64 phases + 2× upscale) on up to 2 frames until a phase is known; then a quick check
-            search = hint is None and searched < 2
+            # full search (64 phases + 2× upscale) on up to 2 frames (1 when sampling key frames) until a phase
+            # is known; then a quick check
+            search = hint is None and searched < (1 if sampling == "keyframes" else 2)
             res = decode_watermark(img, search=search, hint=hint)
             searched += int(search)
+            frame_votes.append(res.extra.get("votes", {}))
             if res.found and res.payload is not None:
                 found.append(res.payload)
                 agreements.append(res.agreement)
@@ -247,13 +252,14 @@ def inspect_provenance(
         if not c2.present:
             raise BadInputError(f"cannot read {p.name}: {exc}") from None
         kind = "image" if _is_image(p) else "video"
-        frames, found, agreements, wm.frame_indices = [], [], [], []
+        frames, frame_votes, found, agreements, wm.frame_indices = [], [], [], [], []
         wm.note = f"cannot decode the pixels: {exc}"
     if kind == "image":
         wm.sample_limit = 1
     wm.frames_checked = len(frames)
     if kind == "video" and len(frames) > 1:
-        pooled = decode_pooled(frames, phase=hint or (0, 0))
+        phase = hint or (0, 0)
+        pooled = decode_pooled(frames, phase=phase, votes=[v.get(phase) for v in frame_votes])
         wm.pooled_payload = pooled.payload.to_dict() if pooled.payload is not None else None
     wm.frames_found = len(found)
     wm.fraction = len(found) / len(frames) if frames else 0.0

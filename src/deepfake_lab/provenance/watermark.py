@@ -88,6 +88,7 @@ TILE = 8  # the payload tile is TILE×TILE blocks (one bit each)
 BLOCK = 4  # block side in the LL band (= 8 pixels)
 PIX = 2 * BLOCK  # block side in pixels
 MIN_SIDE = 2 * TILE * PIX  # 128: two whole tiles per side
+SEARCH_WINDOW = 640  # the phase search looks at a central window this big (a 640×360 frame: all of it)
 _KEY = np.random.default_rng(0xDF1AB).integers(0, 2, BITS).astype(np.uint8)
 _COEFFS = ((0, 1), (1, 0))
 
@@ -468,8 +469,13 @@ def decode_watermark(
     search: bool = True,
     hint: tuple[int, int] | None = None,
     min_agreement: float = 0.54,
+    search_window: int = SEARCH_WINDOW,
 ) -> WatermarkResult:
     """Look for a deepfake-lab watermark.
+
+    The known phase(s) — `hint`, then (0, 0) — are tried first on the whole image from their own blocks; the
+    phase search (when asked) then looks at a central window of at most `search_window` pixels a side (half
+    that before the 2× upscale): plenty of whole tiles, at a bounded cost on large frames.
 
     Args:
         image: uint8 (H, W, 3) RGB or (H, W) grayscale.
@@ -477,34 +483,46 @@ def decode_watermark(
         search: also try the 64 pixel phases of the block grid (crops) and a 2× upscale (downscaled copies).
         hint: pixel phase to try first (e.g. the one found on the previous video frame).
         min_agreement: reject candidates whose mean vote strength is below this (false-positive guard).
+        search_window: side of the central window the phase search looks at (multiple of 8).
 
     Returns:
-        `WatermarkResult` (payload None when nothing valid was found).
+        `WatermarkResult` (payload None when nothing valid was found); `extra["votes"]` holds the tile votes
+        of the known phases tried, {(dy, dx): (total, count)}, for pooling frames without recomputing them.
     """
     if image.ndim == 3 and image.shape[2] == 4:
         image = image[..., :3]
     if min(image.shape[:2]) < PIX * TILE:
         return WatermarkResult(None, extra={"reason": "image too small"})
     quick = [(0, 0)] if hint is None or hint == (0, 0) else [hint, (0, 0)]
+    votes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for dy, dx in quick:  # the known phase(s) first, from their own blocks only
-        payload, agreement = _try_decode(*_tiles_at(image, config, dy, dx), min_agreement)
+        votes[(dy, dx)] = _tiles_at(image, config, dy, dx)
+        payload, agreement = _try_decode(*votes[(dy, dx)], min_agreement)
         if payload is not None:
-            return WatermarkResult(payload, agreement, (dy, dx), 1)
+            return WatermarkResult(payload, agreement, (dy, dx), 1, {"votes": votes})
     if not search:
-        return WatermarkResult(None)
+        return WatermarkResult(None, extra={"votes": votes})
     for up in (1, 2):
-        img = image
+        img = _central_window(image, search_window // up)  # offsets on the 8-px grid: phases unchanged
         if up > 1:
             import cv2
 
-            img = cv2.resize(image, (image.shape[1] * up, image.shape[0] * up), interpolation=cv2.INTER_CUBIC)
+            img = cv2.resize(img, (img.shape[1] * up, img.shape[0] * up), interpolation=cv2.INTER_CUBIC)
         totals, counts = _all_phase_tiles(_softs(img, config))
         order = [(dy, dx) for dy in range(PIX) for dx in range(PIX) if up > 1 or (dy, dx) not in quick]
         idx = tuple(np.array(order).T)
         payload, agreement, k = _try_decode_many(totals[idx], counts[idx], min_agreement)
         if payload is not None:
-            return WatermarkResult(payload, agreement, order[k], up)
-    return WatermarkResult(None)
+            return WatermarkResult(payload, agreement, order[k], up, {"votes": votes})
+    return WatermarkResult(None, extra={"votes": votes})
+
+
+def _central_window(image: np.ndarray, side: int) -> np.ndarray:
+    """The central ≤ side × side part of an image, its corner on the 8-pixel grid (so grid phases carry over)."""
+    h, w = image.shape[:2]
+    oy = max(0, (h - side) // 2) // PIX * PIX
+    ox = max(0, (w - side) // 2) // PIX * PIX
+    return image[oy : oy + side, ox : ox + side]
 
 
 def _softs(img: np.ndarray, config: WatermarkConfig) -> list[np.ndarray]:
@@ -524,6 +542,7 @@ def decode_pooled(
     *,
     phase: tuple[int, int] = (0, 0),
     min_agreement: float = 0.54,
+    votes: list[tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> WatermarkResult:
     """Decode one payload from the votes of several frames pooled together (same block-grid phase).
 
@@ -533,15 +552,18 @@ def decode_pooled(
     Args:
         images: frames, uint8 (H, W, 3) or (H, W), all of one size.
         phase: (dy, dx) pixel phase of the block grid (from a frame that decoded alone, else (0, 0)).
+        votes: per image, its tile votes at `phase` when already known (`decode_watermark`'s
+            `extra["votes"][phase]`), else None: they are not computed again.
     """
     total = np.zeros((TILE, TILE))
     count = np.zeros((TILE, TILE))
-    for img in images:
+    for i, img in enumerate(images):
         if img.ndim == 3 and img.shape[2] == 4:
             img = img[..., :3]
         if min(img.shape[:2]) < PIX * TILE:
             continue
-        t, n = _tiles_at(img, config, *phase)
+        known = votes[i] if votes is not None else None
+        t, n = known if known is not None else _tiles_at(img, config, *phase)
         total += t
         count += n
     payload, agreement = _try_decode(total, count, min_agreement)

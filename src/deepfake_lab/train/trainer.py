@@ -13,6 +13,7 @@ import inspect
 import math
 import random
 import shlex
+import signal
 import sys
 import time
 from collections import defaultdict
@@ -46,10 +47,46 @@ from deepfake_lab.train.checkpoint import (
     save_training_state,
     set_rng_state,
 )
+from deepfake_lab.train.device import resolve_device
 from deepfake_lab.train.logging import RunLogger
 from deepfake_lab.train.tasks import Task, check_task_data, create_task
 
 CHECKPOINT_NAME = "checkpoints/last.pt"
+
+
+class _StopOnCtrlC:
+    """Ctrl-C during `fit` as a request checked between steps.
+
+    The first SIGINT only sets `requested`; the loop stops at the end of the current step, saves a checkpoint
+    and raises `TrainingInterrupted`. A KeyboardInterrupt raised at an arbitrary bytecode could land inside a
+    library call holding a lock or half way through a queue operation (TensorBoard's event writer right after
+    a metrics line is written, say), and the checkpoint + close that follow then waited on it: the process
+    hung after Ctrl-C on a loaded machine. A second SIGINT raises KeyboardInterrupt at once (for a step that
+    takes too long). Only the main thread can own signal handlers; elsewhere the default behaviour stays.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._installed = False
+        self._previous: Any = None
+
+    def install(self) -> _StopOnCtrlC:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
 
 
 class TrainingInterrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -67,17 +104,6 @@ class TrainResult:
     steps_per_second: float
     eval: dict[str, float] = field(default_factory=dict)
     export: Path | None = None
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` (CUDA when present), `cpu`, `cuda` or `cuda:N`; anything else is a one-line user error."""
-    if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
-        raise BadInputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInputError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -427,6 +453,7 @@ class Trainer:
             disable=not (self.show_progress and main),
             transient=False,
         )
+        stop = _StopOnCtrlC().install()  # before the first metrics line, which tests take as the readiness signal
         try:
             with progress:
                 bar = progress.add_task(f"train {self.cfg.model}", total=t.steps, completed=self.step, info="")
@@ -449,6 +476,8 @@ class Trainer:
                     if self.step % t.checkpoint_every == 0:
                         self.save_checkpoint()
                     progress.update(bar, completed=self.step)
+                    if ddp.any_rank(stop.requested):  # every rank stops after the same step
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
             # No collectives here: another rank may already be gone. Rank 0's state is complete; other
             # ranks' random streams are re-derived on resume.
@@ -456,6 +485,8 @@ class Trainer:
             if self.logger is not None:
                 self.logger.close()
             raise TrainingInterrupted(self.run_dir, self.step) from None
+        finally:
+            stop.restore()
         elapsed = time.perf_counter() - t0
         sps = (self.step - start_step) / elapsed if self.step > start_step else 0.0
         self.save_checkpoint()

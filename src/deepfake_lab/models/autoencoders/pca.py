@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from torch import Tensor, nn
 
 from deepfake_lab.registry import register_model
@@ -32,6 +31,8 @@ class PCAModel(nn.Module):
 
     def fit(self, x: Tensor, seed: int = 0) -> PCAModel:
         """Fit on x: [N, C, H, W] with scikit-learn's PCA (exact SVD)."""
+        from sklearn.decomposition import PCA  # here: importing every model family must not load sklearn
+
         pca = PCA(n_components=self.components.shape[0], svd_solver="full", random_state=seed)
         pca.fit(x.detach().flatten(1).double().cpu().numpy())
         self.mean.copy_(torch.from_numpy(np.asarray(pca.mean_, dtype=np.float32)))
