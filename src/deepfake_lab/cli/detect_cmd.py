@@ -22,6 +22,7 @@ from rich.table import Table
 from deepfake_lab.cli.options import (
     AGGREGATION_HELP,
     DEVICE_HELP,
+    PRECISION_ENV,
     Aggregation,
     FaceRange,
     ScanPrecision,
@@ -214,7 +215,9 @@ def detect_command(
     ),
     every: int = typer.Option(1, "--every", help="Score one frame in N."),
     batch_size: int = typer.Option(32, "--batch-size", help="Face crops per detector call."),
-    precision: ScanPrecision = typer.Option("auto", "--precision", help="auto: bf16 on native-bf16 hardware."),
+    precision: ScanPrecision = typer.Option(
+        "auto", "--precision", envvar=PRECISION_ENV, help="auto: bf16 on native-bf16 hardware."
+    ),
     max_faces: int | None = typer.Option(None, "--max-faces", help="Score at most N faces per frame (largest)."),
     min_size: float = typer.Option(24.0, "--min-size", help="Ignore faces smaller than this (pixels)."),
     model_range: FaceRange = typer.Option(

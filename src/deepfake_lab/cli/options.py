@@ -42,6 +42,7 @@ AGGREGATION_HELP = (
 DETECTOR_ENV = "DEEPFAKE_LAB_DETECTOR"  # pipelines.scan.DETECTOR_ENV
 DATA_ENV = "DEEPFAKE_LAB_DATA"  # data.fetch.data_root
 TOKEN_ENV = "DEEPFAKE_LAB_TOKEN"  # serve
+PRECISION_ENV = "DEEPFAKE_LAB_PRECISION"  # pipelines.scan.auto_precision
 HOME_ENV = "DEEPFAKE_LAB_HOME"  # provenance.keys.HOME_ENV
 CERT_ENV = "DEEPFAKE_LAB_SIGNING_CERT"  # provenance.keys.CERT_ENV
 KEY_ENV = "DEEPFAKE_LAB_SIGNING_KEY"  # provenance.keys.KEY_ENV
