@@ -74,12 +74,13 @@ function showError(msg) {
 function upload(file) {
   reset();
   state.token = $("opt-token").value.trim();
-  state.threshold = parseFloat($("opt-threshold").value) || 0.5;
+  const threshold = $("opt-threshold").value.trim(); // empty: the detector card's calibrated band
+  state.threshold = parseFloat(threshold) || 0.5; // the chart's line until the result names the band
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("detect_every", $("opt-detect-every").value);
   form.append("aggregation", $("opt-aggregation").value);
-  form.append("threshold", String(state.threshold));
+  if (threshold !== "") form.append("threshold", threshold);
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/v1/analyses");
   for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
@@ -175,19 +176,24 @@ async function finish(end) {
   state.frames = file.frames;
   state.times = file.frames.map((f) => f.time);
   state.tracks = [...new Set(file.frames.flatMap((f) => f.faces.map((x) => x.track)))];
-  state.threshold = st.result.aggregation.threshold;
+  const band = st.result.verdicts || null; // the verdict band (scan schema with verdicts), else the threshold
+  state.threshold = band ? band.threshold : st.result.aggregation.threshold;
   state.chartNew = true;
   updateChart();
   setPhase("done", `Done in ${file.seconds.toFixed(1)} s (${file.fps.toFixed(0)} frames/s)`, 1);
   const rule = st.result.aggregation.rule;
-  const words = WORDS[file.verdict] || file.verdict;
+  const reason = file.reason ? `: ${(band && band.not_evaluated && band.not_evaluated[file.reason]) || file.reason}` : "";
+  const words = (WORDS[file.verdict] || file.verdict) + reason;
   const v = $("verdict");
   v.hidden = false;
   v.className = `verdict ${file.verdict}`;
   $("verdict-badge").className = `badge ${file.verdict}`;
   $("verdict-badge").textContent = words;
+  const source = band ? ({ card: "calibrated", option: "set by you", default: "not calibrated" }[band.source] || band.source)
+    : "";
   $("verdict-text").textContent = (file.score === null ? "" : `score ${pct(file.score)}`)
-    + ` (threshold ${pct(state.threshold)}; model ${st.result.model.name})`;
+    + (band ? ` (manipulated from ${pct(band.threshold)}, uncertain from ${pct(band.authentic_below)}, ${source}`
+      : ` (threshold ${pct(state.threshold)}`) + `; model ${st.result.model.name})`;
   $("verdict-rule").textContent = `How the score is made (${rule} aggregation): ${RULES[rule] || st.result.aggregation.track}.`;
   $("verdict-rule").title = st.result.aggregation.track;
   $("timeline-summary").textContent = timelineSummary(file);
@@ -315,19 +321,22 @@ function draw() {
   for (const face of f.faces) {
     const [x0, y0, x1, y1] = face.box;
     const p = face.prob ?? 0;
-    ctx.strokeStyle = colour(p);
+    const grey = face.prob === null; // not scored (face too small / too blurry): no number to show
+    ctx.strokeStyle = grey ? "#9ca3af" : colour(p);
     ctx.strokeRect(x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy);
-    const text = pct(face.prob);
+    const text = grey ? `not scored: ${(face.reason || "").replace("face_too_", "too ")}` : pct(face.prob);
     const tw = ctx.measureText(text).width + 10;
     // above the box when there is room, else just inside its top edge; never past the right edge
     const ly = y0 * sy >= 22 ? y0 * sy - 22 : Math.min(h - 22, Math.max(0, y0 * sy));
     const lx = Math.max(0, Math.min(x0 * sx, w - tw));
-    ctx.fillStyle = colour(p);
+    ctx.fillStyle = grey ? "#4b5563" : colour(p);
     ctx.fillRect(lx, ly, tw, 22);
-    ctx.fillStyle = textOn(p);
+    ctx.fillStyle = grey ? "#fff" : textOn(p);
     ctx.fillText(text, lx + 5, ly + 16);
   }
-  if (f.faces.length) label.textContent = `${secs(f.time)}: manipulated: ${pct(f.prob)}`;
+  if (f.faces.length) {
+    label.textContent = f.prob === null ? `${secs(f.time)}: not scored` : `${secs(f.time)}: manipulated: ${pct(f.prob)}`;
+  }
 }
 
 function loop() {
