@@ -189,3 +189,13 @@ def test_shell_completion_offers_commands_and_choices() -> None:
 
     assert "detect" in complete("deepfake-lab det", 1)
     assert complete("deepfake-lab detect --aggregation ", 3) == ["confident", "mean", "max"]
+
+
+def test_train_verbose_and_log_file(tmp_path, capsys) -> None:
+    log = tmp_path / "train.log"
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "ae-dense", "--data", "digits", "--dry-run", "-q", "-v", "--log-file", str(log)])
+    assert exc.value.code == 0
+    assert "command line: deepfake-lab train ae-dense" in log.read_text()
+    out = capsys.readouterr()
+    assert "model: ae-dense" in out.out  # the resolved config, as before
