@@ -132,7 +132,7 @@ def main() -> None:
             "python scripts/ship_detector.py --run runs/detector-default --bench runs/bench "
             "--eval runs/bench-eval/report.json --install",
         ],
-        "usage": "deepfake-lab scan VIDEO   (the scanner loads this detector by default)",
+        "usage": "deepfake-lab detect VIDEO --report report.html   (detect loads this detector by default)",
         "responsible_use": "For teaching and research; a detector score is evidence to review, not a verdict.",
     }
     stage = Path(tempfile.mkdtemp(prefix="ship-detector-"))

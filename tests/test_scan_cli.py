@@ -58,7 +58,7 @@ def test_detect_writes_json_csv_report_and_annotated_video(
     ]
     code, stdout, err = run_cli(args, capsys, provenance=True)
     assert code == 0 and err == "", err
-    assert "detector: tiny-meso4-rb-swap (meso4, 64 px crops, margin 0.1" in stdout  # the card, echoed
+    assert "detector: tiny-meso4-rb-swap (meso4, faces aligned at 64 px (margin 0.1)" in stdout  # the card, echoed
     assert re.search(r"real\.mp4 +│ +\d+\.\d% │ authentic", stdout) and re.search(r"fake\.mp4 .*manipulated", stdout)
     doc = json.loads((out / "scan.json").read_text())
     check(doc)
@@ -97,8 +97,8 @@ def test_single_image_annotation_and_output_guards(scan_media, tiny_detector, tm
     assert code == 2 and err.startswith("error: --json") and "overwrite" in err
     code, _, err = run_cli([scan_media["real"], "-m", tiny_detector, "-q", "--annotate", tmp_path / "a.gif"], capsys)
     assert code == 2 and err.count("\n") == 1 and ".mp4, .mov or .mkv" in err
-    code, _, err = run_cli([scan_media["real"], "-m", tiny_detector, "--aggregate", "median"], capsys)
-    assert code == 2 and err.startswith("error: --aggregate")
+    code, _, err = run_cli([scan_media["real"], "-m", tiny_detector, "--aggregation", "median"], capsys)
+    assert code == 2 and err.startswith("error: Invalid value for '--aggregation'") and "'median'" in err  # a choice
 
 
 def test_outputs_replace_earlier_scans_but_not_user_files(scan_media, tiny_detector, tmp_path, capsys) -> None:

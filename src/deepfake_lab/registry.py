@@ -164,3 +164,52 @@ def model_infos(family: str | None = None) -> list[ModelInfo]:
         _ensure_models_imported()
         infos = [ModelInfo(e.name, e.family, dict(e.tags), e.summary) for e in MODELS]
     return sorted((i for i in infos if family is None or i.family == family), key=lambda i: i.name)
+
+
+_SIZES_FILE = Path(__file__).resolve().parent / "models" / "sizes.json"
+_INPUT_ARGS = ("in_shape", "image_size")
+
+
+def _factory_input(factory: Callable[..., Any]) -> list[int] | None:
+    """[C, H, W] a factory builds for by default, from its `in_shape` or `image_size` (+ `in_channels`)."""
+    params = inspect.signature(factory).parameters
+    if "in_shape" in params and params["in_shape"].default is not inspect.Parameter.empty:
+        return [int(v) for v in params["in_shape"].default]
+    if "image_size" in params and params["image_size"].default is not inspect.Parameter.empty:
+        size = int(params["image_size"].default)
+        ch = params.get("in_channels")
+        c = int(ch.default) if ch is not None and ch.default is not inspect.Parameter.empty else 3
+        return [c, size, size]
+    return None
+
+
+def measure_model_sizes() -> dict[str, dict[str, Any]]:
+    """Per registered model: parameters and input shape when built with its factory's defaults (imports torch
+    and builds every model, ~2 s). `model_sizes()` reads the stored copy of this (tests keep them equal)."""
+    _ensure_models_imported()
+    out: dict[str, dict[str, Any]] = {}
+    for e in MODELS:
+        net = e.factory()
+        out[e.name] = {"params": int(sum(p.numel() for p in net.parameters())), "input": _factory_input(e.factory)}
+    return out
+
+
+def write_model_sizes(path: Path = _SIZES_FILE) -> Path:
+    """Store `measure_model_sizes()` as JSON (run after adding or changing a model)."""
+    import json
+
+    sizes = measure_model_sizes()
+    lines = [f"  {json.dumps(k)}: {json.dumps(sizes[k], sort_keys=True)}" for k in sorted(sizes)]
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+    return path
+
+
+def model_sizes() -> dict[str, dict[str, Any]]:
+    """{name: {"params": int, "input": [C, H, W] | None}} at factory defaults, read without torch (the file
+    `models/sizes.json` written by `write_model_sizes`); {} when it is missing."""
+    import json
+
+    try:
+        return json.loads(_SIZES_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -10,18 +10,21 @@ scikit-learn load inside the command that needs them, so `--help`, `--version` a
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from pathlib import Path
 
 import typer
 from typer.exceptions import Abort, TyperException
 
+from deepfake_lab.cli.options import CERT_ENV, HOME_ENV, KEY_ENV
 from deepfake_lab.errors import DeepfakeLabError
 
 app = typer.Typer(
     name="deepfake-lab",
     help="Generate and detect deepfakes on a plain CPU.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 
@@ -64,8 +67,29 @@ def _root(
     version: bool = typer.Option(
         False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
     ),
+    provenance_home: Path | None = typer.Option(
+        None,
+        "--provenance-home",
+        envvar=HOME_ENV,
+        file_okay=False,
+        help="Folder of the local C2PA signing key (PROVENANCE_HOME/provenance/; default ~/.config/deepfake-lab).",
+    ),
+    signing_cert: Path | None = typer.Option(
+        None,
+        "--signing-cert",
+        envvar=CERT_ENV,
+        dir_okay=False,
+        help="Your own PEM certificate chain (signer first) for C2PA manifests, instead of the local key.",
+    ),
+    signing_key: Path | None = typer.Option(
+        None, "--signing-key", envvar=KEY_ENV, dir_okay=False, help="The PEM private key of --signing-cert."
+    ),
 ) -> None:
     """Generate and detect deepfakes on a plain CPU."""
+    # The provenance code reads these from the environment (also outside the CLI): hand the options on.
+    for env, value in ((HOME_ENV, provenance_home), (CERT_ENV, signing_cert), (KEY_ENV, signing_key)):
+        if value is not None:
+            os.environ[env] = str(value)
 
 
 for _name in _COMMAND_MODULES:
@@ -74,6 +98,9 @@ for _name in _COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit code."""
+    from deepfake_lab.cli import options
+
+    options.COMMAND_LINE = list(argv) if argv is not None else sys.argv[1:]
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="deepfake-lab")
     except (KeyboardInterrupt, Abort):

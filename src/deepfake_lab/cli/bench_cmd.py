@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from deepfake_lab.cli.options import Compression, no_progress_alias, quiet_option
 from deepfake_lab.errors import BadInputError
 
 
@@ -54,8 +55,9 @@ def register(app: typer.Typer) -> None:
             [], "--video", help="IDENTITY=VIDEO instead of the sample corpus (repeatable).", metavar="IDENTITY=PATH"
         ),  # fmt: skip
         threads: int = typer.Option(1, "--threads", help="Torch threads."),
-        seed: int = typer.Option(0, "--seed"),
-        no_progress: bool = typer.Option(False, "--no-progress"),
+        seed: int = typer.Option(0, "--seed", help="Random seed of sampling and generator training."),
+        quiet: bool = quiet_option(),
+        no_progress: bool = no_progress_alias(),
     ) -> None:
         """Build real faces vs fakes of every method at c0/c23/c40 and JPEG qualities, with a manifest."""
         from deepfake_lab.pipelines.bench_build import BenchOptions, BenchSource, build_bench, default_sources
@@ -78,7 +80,7 @@ def register(app: typer.Typer) -> None:
         )  # fmt: skip
         console = Console(stderr=True)
         try:
-            info = build_bench(sources, out, opt, progress=not no_progress, console=console)
+            info = build_bench(sources, out, opt, progress=not (quiet or no_progress), console=console)
         except KeyboardInterrupt:
             console.print(f"[yellow]interrupted[/]; run the same command again to resume in {out}")
             raise typer.Exit(130) from None
@@ -98,22 +100,25 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Report folder (default BENCH-eval; re-run to resume)."),
         detectors: str = typer.Option("meso4-bench,spectrum-lr-bench", "--detectors", help="Presets or models."),
         steps: int = typer.Option(400, "--steps", help="Training steps of each CNN detector run."),
-        image_size: int = typer.Option(64, "--image-size"),
-        batch_size: int = typer.Option(32, "--batch-size"),
-        train_compression: str = typer.Option("c23", "--train-compression", help="c0 | c23 | c40."),
+        image_size: int = typer.Option(64, "--image-size", help="Input side of the CNN detectors (crops resized)."),
+        batch_size: int = typer.Option(32, "--batch-size", help="Training batch size of the detector runs."),
+        train_compression: Compression = typer.Option("c23", "--train-compression", help="Compression trained on."),
         matrices: bool = typer.Option(True, "--matrices/--no-matrices", help="Leave-one-out + train-X/test-Y."),
-        evolution: bool = typer.Option(True, "--evolution/--no-evolution"),
+        evolution: bool = typer.Option(
+            True, "--evolution/--no-evolution", help="Add one method later: naive fine-tuning vs replay."
+        ),
         new_method: str = typer.Option(
             None, "--new-method", help="Method added later (default: the lowest leave-one-out AUC)."
         ),
-        finetune_steps: int = typer.Option(300, "--finetune-steps"),
+        finetune_steps: int = typer.Option(300, "--finetune-steps", help="Evolution: fine-tuning steps."),
         replay: int = typer.Option(48, "--replay", help="Replay-buffer images per old method."),
         gan_track: bool = typer.Option(True, "--gan-track/--no-gan-track", help="MNIST vs GAN samples track."),
-        gan_steps: int = typer.Option(800, "--gan-steps"),
+        gan_steps: int = typer.Option(800, "--gan-steps", help="GAN track: training steps of the MNIST GAN."),
         explain: bool = typer.Option(True, "--explain/--no-explain", help="Grad-CAM and spectra figures."),
-        threads: int = typer.Option(1, "--threads"),
-        seed: int = typer.Option(0, "--seed"),
-        no_progress: bool = typer.Option(False, "--no-progress"),
+        threads: int = typer.Option(1, "--threads", help="Torch threads."),
+        seed: int = typer.Option(0, "--seed", help="Random seed of every training run."),
+        quiet: bool = quiet_option(),
+        no_progress: bool = no_progress_alias(),
     ) -> None:
         """Evaluate detectors: in-domain, quality, method matrices, evolution, GAN track; JSON + HTML + PNG."""
         from deepfake_lab.pipelines.bench_eval import EvalOptions, evaluate_bench
@@ -127,7 +132,7 @@ def register(app: typer.Typer) -> None:
         out = out or bench_dir.with_name(bench_dir.name + "-eval")
         console = Console(stderr=True)
         try:
-            report = evaluate_bench(bench_dir, out, opt, progress=not no_progress, console=console)
+            report = evaluate_bench(bench_dir, out, opt, progress=not (quiet or no_progress), console=console)
         except KeyboardInterrupt:
             console.print(f"[yellow]interrupted[/]; run the same command again to resume (finished runs in {out}/runs)")
             raise typer.Exit(130) from None

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deepfake_lab.cli.options import DATA_ENV
 from deepfake_lab.data.fetch import ITEMS, FetchResult, data_root, fetch, human_size, load_manifest
 
 data_app = typer.Typer(
@@ -16,7 +17,7 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_ROOT_HELP = "Cache folder (default: $DEEPFAKE_LAB_DATA, else ~/.cache/deepfake-lab)."
+_ROOT_HELP = "Cache folder (default: ~/.cache/deepfake-lab, or $XDG_CACHE_HOME/deepfake-lab)."
 
 
 def _split_names(only: list[str] | None) -> list[str] | None:
@@ -48,7 +49,7 @@ def fetch_cmd(
     only: list[str] | None = typer.Option(
         None, "--only", help=f"Item(s) to fetch, repeatable or comma-separated: {', '.join(ITEMS)}."
     ),
-    root: Path | None = typer.Option(None, "--root", help=_ROOT_HELP),
+    root: Path | None = typer.Option(None, "--root", envvar=DATA_ENV, help=_ROOT_HELP),
     strict: bool = typer.Option(False, "--strict", help="Exit with code 1 when any item was skipped."),
 ) -> None:
     """Download (or verify) the sample corpus into the cache; present, intact items are not re-downloaded."""
@@ -62,7 +63,7 @@ def fetch_cmd(
 
 
 @data_app.command("list")
-def list_cmd(root: Path | None = typer.Option(None, "--root", help=_ROOT_HELP)) -> None:
+def list_cmd(root: Path | None = typer.Option(None, "--root", envvar=DATA_ENV, help=_ROOT_HELP)) -> None:
     """Show which corpus items are in the cache (licence, files, size) and how to get the missing ones."""
     base = root if root is not None else data_root()
     entries = load_manifest(base)["items"]

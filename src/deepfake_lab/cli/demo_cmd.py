@@ -10,6 +10,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from deepfake_lab.cli.options import detector_option
+
 
 def register(app: typer.Typer) -> None:
     """Add the `demo` command to the CLI app."""
@@ -20,9 +22,7 @@ def demo_command(
     out: Path = typer.Option(
         Path("deepfake-lab-demo"), "--out", "-o", help="Output folder (an earlier demo is replaced)."
     ),
-    model: Path | None = typer.Option(
-        None, "--model", "-m", help="Exported detector; default: the shipped one (or $DEEPFAKE_LAB_DETECTOR)."
-    ),
+    model: Path | None = detector_option("Exported detector."),
     swap_model: Path | None = typer.Option(
         None, "--swap-model", help="Exported swap model; default: the shipped one (assets/swap-lite-wolfgang-man)."
     ),

@@ -19,6 +19,21 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from deepfake_lab.cli.options import (
+    AGGREGATION_HELP,
+    DEVICE_HELP,
+    PRECISION_ENV,
+    Aggregation,
+    FaceRange,
+    ScanPrecision,
+    detector_option,
+    log_file_option,
+    no_progress_alias,
+    pick,
+    quiet_option,
+    setup_logging,
+    verbose_option,
+)
 from deepfake_lab.cli.progress import media_progress
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.callbacks import ScanProgress
@@ -178,18 +193,19 @@ def detect_command(
     inputs: list[str] = typer.Argument(
         ..., metavar="INPUT...", help="Videos, images, folders (recursive), stream URLs or capture devices."
     ),
-    model: Path | None = typer.Option(
-        None, "--model", "-m", help="Exported detector (run dir, export dir or .safetensors); default: shipped one."
+    model: Path | None = detector_option(),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Write the versioned JSON result here ('-': to stdout; the rest goes to stderr)."
     ),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the versioned JSON result here."),
-    csv_out: Path | None = typer.Option(None, "--csv", help="Write one CSV row per face / face-less frame here."),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", help="Write one CSV row per face / face-less frame here ('-': to stdout)."
+    ),
     annotate: Path | None = typer.Option(
         None, "--annotate", help="Annotated video (.mp4) / image; a folder when there are several inputs."
     ),
     report: Path | None = typer.Option(None, "--report", help="Self-contained HTML report."),
-    aggregate: str = typer.Option(
-        "confident", "--aggregate", help="Per-track aggregation: mean | max | confident."
-    ),
+    aggregation: Aggregation = typer.Option("confident", "--aggregation", help=AGGREGATION_HELP),
+    aggregate: Aggregation | None = typer.Option(None, "--aggregate", hidden=True, help="Old name of --aggregation."),
     threshold: float = typer.Option(0.5, "--threshold", help="File score from which the verdict is manipulated."),
     fail_above: float | None = typer.Option(
         None, "--fail-above", help="Exit with code 1 when a file scores above this (for pipelines)."
@@ -199,10 +215,14 @@ def detect_command(
     ),
     every: int = typer.Option(1, "--every", help="Score one frame in N."),
     batch_size: int = typer.Option(32, "--batch-size", help="Face crops per detector call."),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on native-bf16 hardware) | fp32 | bf16."),
+    precision: ScanPrecision = typer.Option(
+        "auto", "--precision", envvar=PRECISION_ENV, help="auto: bf16 on native-bf16 hardware."
+    ),
     max_faces: int | None = typer.Option(None, "--max-faces", help="Score at most N faces per frame (largest)."),
     min_size: float = typer.Option(24.0, "--min-size", help="Ignore faces smaller than this (pixels)."),
-    model_range: str = typer.Option("auto", "--range", help="Face detector range: auto | short | full | both."),
+    model_range: FaceRange = typer.Option(
+        "auto", "--range", help="Face detector range (both: slower, finds small faces)."
+    ),
     realtime: bool = typer.Option(
         False, "--realtime", help="Run at the source's frame rate, dropping frames to keep latency bounded."
     ),
@@ -211,29 +231,41 @@ def detect_command(
         None, "--max-seconds", help="Stop each source after this much media time (live: else until Ctrl-C)."
     ),
     threads: int = typer.Option(1, "--threads", help="Torch threads for the detector."),
-    device: str = typer.Option("cpu", "--device", help="Detector device: cpu | cuda | auto (CUDA when present)."),
+    device: str = typer.Option("cpu", "--device", help=f"Detector device: {DEVICE_HELP}"),
     check_provenance: bool = typer.Option(
         True, "--provenance/--no-provenance", help="Look for provenance labels (C2PA manifest, watermark)."
     ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace existing output files that are not earlier scan outputs."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = quiet_option(),
+    no_progress: bool = no_progress_alias(),
+    verbose: int = verbose_option(),
+    log_file: Path | None = log_file_option(),
 ) -> None:
     """Scan media for manipulated faces: per-frame, per-track and per-file probabilities.
 
     A bad input is reported on one line and the others are still scanned (exit code 2 at the end).
+    `--json -` (or `--csv -`) writes the document to stdout and every other line to stderr.
     """
+    import sys
+
     import cv2
 
     from deepfake_lab.pipelines.scan import ScanOptions, load_detector, scan_paths, write_csv
     from deepfake_lab.train import distributed as ddp
 
     cv2.setNumThreads(1)
+    log = setup_logging(verbose, log_file)
+    aggregation = pick(aggregation if aggregate is None else None, aggregate, "--aggregation", "--aggregate")
+    quiet = quiet or no_progress
+    to_stdout = [w for w, p in (("--json", json_out), ("--csv", csv_out)) if p is not None and str(p) == "-"]
+    if len(to_stdout) > 1:
+        raise BadInputError("only one of --json and --csv can be '-' (stdout)")
     options = ScanOptions(
         detect_every=detect_every,
         every=every,
-        aggregation=aggregate,
+        aggregation=aggregation,
         threshold=threshold,
         batch_size=batch_size,
         precision=precision,
@@ -249,17 +281,25 @@ def detect_command(
     if fail_above is not None and not 0.0 <= fail_above <= 1.0:
         raise BadInputError(f"--fail-above must be in 0..1, got {fail_above}")
     for path, what in ((json_out, "--json"), (csv_out, "--csv"), (report, "--report")):
-        _check_output(path, inputs, what, overwrite)
+        if path is not None and str(path) != "-":
+            _check_output(path, inputs, what, overwrite)
+    if to_stdout and (ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl")):
+        raise BadInputError(f"{to_stdout[0]} -: not available in a sharded/resumable scan (give a file)")
+    log.info("scan options: %s", options)
     from deepfake_lab.train.device import resolve_device
 
     det = load_detector(model, device=str(resolve_device(device)))
-    out = Console(soft_wrap=True, quiet=not ddp.env_info().is_main)  # under torchrun rank 0 talks
+    # under torchrun rank 0 talks; with `--json -` / `--csv -` stdout carries only the document
+    out = Console(soft_wrap=True, quiet=not ddp.env_info().is_main, stderr=bool(to_stdout))
     err = Console(stderr=True)
     card = det.card
     trained = card.get("training", {}).get("data") if isinstance(card.get("training"), dict) else None
     shown = _card_metrics(card)
+    from deepfake_lab.pipelines.report import crop_text
+
+    log.info("detector %s loaded from %s (sha256 %s)", det.name, det.weights, det.sha256)
     out.print(
-        f"detector: {det.name} ({card.get('model')}, {det.crop_size} px crops, margin {det.margin:g}"
+        f"detector: {det.name} ({card.get('model')}, {crop_text(det.summary()['crop'])}"
         + (f", trained on {trained}" if trained else "")
         + (f", {', '.join(shown)}" if shown else "")
         + f", weights {det.weights.name} sha256 {det.sha256[:12]})",
@@ -295,11 +335,22 @@ def detect_command(
     out.print(f"precision: {det.precision}; aggregation: {options.aggregation}", markup=False, highlight=False)
     out.print(_table(result.files, threshold))
     doc = result.to_dict()
-    if json_out is not None:
+    for f in result.files:
+        log.info("%s: %s, score %s, %d frames", f.source, f.verdict, f.score, len(f.frames))
+    if json_out is not None and str(json_out) == "-":
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+        sys.stdout.flush()
+    elif json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         out.print(f"json: {json_out}", markup=False, highlight=False)
-    if csv_out is not None:
+    if csv_out is not None and str(csv_out) == "-":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            sys.stdout.write(write_csv(result, Path(tmp) / "scan.csv").read_text(encoding="utf-8"))
+        sys.stdout.flush()
+    elif csv_out is not None:
         csv_out.parent.mkdir(parents=True, exist_ok=True)
         write_csv(result, csv_out)
         out.print(f"csv: {csv_out}", markup=False, highlight=False)

@@ -15,6 +15,16 @@ from rich.progress import (
     TaskID,
 )
 
+from deepfake_lab.cli.options import (
+    FaceRange,
+    log_file_option,
+    no_progress_alias,
+    out_alias,
+    pick,
+    quiet_option,
+    setup_logging,
+    verbose_option,
+)
 from deepfake_lab.cli.progress import media_progress
 from deepfake_lab.pipelines.callbacks import ExtractProgress
 
@@ -76,7 +86,8 @@ def register(app: typer.Typer) -> None:
 
 def extract_command(
     inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="Videos, images or folders (recursive)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Faceset folder (created; re-run to resume)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Faceset folder (created; re-run to resume). Required."),
+    output: Path | None = out_alias(),
     size: int = typer.Option(256, "--size", help="Side of the aligned crops in pixels (64, 128, 256...)."),
     every: int = typer.Option(1, "--every", help="Process one frame in N."),
     max_faces: int | None = typer.Option(None, "--max-faces", help="At most N faces per frame (largest)."),
@@ -87,13 +98,14 @@ def extract_command(
     detect_every: int = typer.Option(
         1, "--detect-every", help="Detect on 1 processed frame in N, follow landmarks in between (faster)."
     ),
-    model_range: str = typer.Option(
-        "auto",
-        "--range",
-        help="Detector range: auto | short | full | both (both: slower, finds small faces).",
+    model_range: FaceRange = typer.Option(
+        "auto", "--range", help="Face detector range (both: slower, finds small faces)."
     ),
     masks: bool = typer.Option(False, "--masks", help="Also save face-hull masks (masks/...png)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = quiet_option(),
+    no_progress: bool = no_progress_alias(),
+    verbose: int = verbose_option(),
+    log_file: Path | None = log_file_option(),
 ) -> None:
     """Extract aligned face crops (PNG) and faces.jsonl from videos, images and folders.
 
@@ -105,6 +117,11 @@ def extract_command(
     from deepfake_lab.pipelines.extract import ExtractOptions, extract
 
     cv2.setNumThreads(1)  # small per-face ops: threading overhead outweighs gains on few cores
+    log = setup_logging(verbose, log_file)
+    output = pick(out, output, "--out", "--output")
+    if output is None:
+        raise typer.BadParameter("missing option --out/-o (the faceset folder)", param_hint="--out")
+    quiet = quiet or no_progress
     options = ExtractOptions(
         size=size,
         margin=margin,
@@ -151,5 +168,9 @@ def extract_command(
     if report.errors:
         line += f"; {len(report.errors)} input(s) failed"
     Console(soft_wrap=True).print(line, markup=False, highlight=False)
+    log.info(line)
+    for r in report.results:
+        if r.status in ("error", "partial"):
+            log.info("%s", r.message)  # already printed once on stderr
     if report.errors:
         raise typer.Exit(2)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from deepfake_lab.cli.options import Direction, PairKind
 from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
 from deepfake_lab.errors import BadInputError
 
@@ -64,7 +65,7 @@ def register(app: typer.Typer) -> None:
         run: Path = typer.Argument(..., help="GAN run dir (metrics are appended to its metrics.jsonl)."),
         n: int = typer.Option(2000, "--n", min=10, max=50000, help="Generated and real images compared."),
         batch_size: int = typer.Option(50, "--batch-size", min=1, max=1000, help="Inception batch size."),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(0, "--seed", help="Latent seed of the generated images."),
     ) -> None:
         """FID and KID (InceptionV3 pool3) of the run's generator against its training data's test split."""
         from deepfake_lab.pipelines.generate import evaluate_generator_run
@@ -83,7 +84,7 @@ def register(app: typer.Typer) -> None:
         source: int = typer.Option(None, "--from", help="Class of the images (default: test label, or inferred)."),
         steps: int = typer.Option(200, "--steps", min=0, max=5000, help="Latent optimisation steps."),
         encoder_steps: int = typer.Option(400, "--encoder-steps", min=1, max=20000, help="Encoder training steps."),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(0, "--seed", help="Random seed of the latent search and encoder."),
         out: Path = typer.Option(Path("recondition.png"), "--out", "-o", help="Output PNG."),
         no_provenance: bool = typer.Option(False, "--no-provenance", help=NO_PROVENANCE_HELP),
     ) -> None:
@@ -119,7 +120,7 @@ def register(app: typer.Typer) -> None:
     def pairs_cmd(
         source: str = typer.Argument(..., help="Faceset (from `extract`), image folder, digits/mnist/fashion-mnist."),
         out: Path = typer.Option(..., "--out", "-o", help="New paired folder (must not exist or be empty)."),
-        kind: str = typer.Option("edges", "--kind", help="edges | mesh (faces) | gray: the source of each image."),
+        kind: PairKind = typer.Option("edges", "--kind", help="The input of each pair (mesh: faces only)."),
         size: int = typer.Option(64, "--size", min=8, max=512, help="Side of the pairs in pixels."),
         limit: int = typer.Option(None, "--limit", min=1, help="Use at most N images."),
     ) -> None:
@@ -145,7 +146,7 @@ def register(app: typer.Typer) -> None:
     def translate_cmd(
         run: Path = typer.Argument(..., help="pix2pix or CycleGAN run dir or exported model."),
         image: list[Path] = typer.Option(..., "--image", "-i", help="Input image (repeatable)."),
-        direction: str = typer.Option("ab", "--direction", help="CycleGAN: ab (A->B) or ba (B->A)."),
+        direction: Direction = typer.Option("ab", "--direction", help="CycleGAN: ab (A->B) or ba (B->A)."),
         out: Path = typer.Option(Path("translated.png"), "--out", "-o", help="Output PNG: input | output rows."),
         no_provenance: bool = typer.Option(False, "--no-provenance", help=NO_PROVENANCE_HELP),
     ) -> None:
@@ -162,7 +163,7 @@ def register(app: typer.Typer) -> None:
         to: str = typer.Option(None, "--to", help="Second caption: add GAN-INT strips from --text to --to."),
         n: int = typer.Option(8, "-n", "--n", min=1, max=1024, help="Samples for --text."),
         steps: int = typer.Option(8, "--steps", min=2, max=64, help="Images per interpolation strip."),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(0, "--seed", help="Sample i uses latent seed SEED+i."),
         out: Path = typer.Option(Path("text2img.png"), "--out", "-o", help="Output PNG."),
         no_provenance: bool = typer.Option(False, "--no-provenance", help=NO_PROVENANCE_HELP),
     ) -> None:

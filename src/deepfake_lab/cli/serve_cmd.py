@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from deepfake_lab.cli.options import detector_option
 from deepfake_lab.errors import BadInputError
 
 TOKEN_ENV = "DEEPFAKE_LAB_TOKEN"
@@ -31,12 +32,12 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
-        port: int = typer.Option(8000, "--port", min=1, max=65535),
+        port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port to listen on."),
         workers: int = typer.Option(1, "--workers", min=1, max=64, help="Analyses scanned at the same time."),
         queue: int = typer.Option(16, "--queue", min=1, max=10_000, help="Analyses allowed to wait."),
-        model: Path = typer.Option(None, "--model", "-m", help="Exported detector (default: the shipped one)."),
+        model: Path = detector_option(),
         token: str = typer.Option(
-            None, "--token", help=f"Require 'Authorization: Bearer TOKEN' on the API (or set {TOKEN_ENV})."
+            None, "--token", envvar=TOKEN_ENV, help="Require 'Authorization: Bearer TOKEN' on the API."
         ),
         max_upload_mb: float = typer.Option(500.0, "--max-upload-mb", min=0.001, help="Largest upload accepted."),
         ttl: float = typer.Option(3600.0, "--ttl", min=1.0, help="Seconds a finished analysis is kept."),

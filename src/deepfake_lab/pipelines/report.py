@@ -22,7 +22,19 @@ import numpy as np
 from deepfake_lab.metrics.gradcam import grad_cam, overlay_heatmap
 from deepfake_lab.pipelines.scan import OUTPUT_MARK, DetectorModel, FileScan, ScanResult, Suspicious
 
-__all__ = ["VERDICT_TEXT", "gradcam_overlays", "pick_suspicious", "timeline_svg", "write_report", "render_report"]
+__all__ = [
+    "VERDICT_COLOURS",
+    "VERDICT_CSS",
+    "VERDICT_TEXT",
+    "card_summary_html",
+    "crop_text",
+    "gradcam_overlays",
+    "nice_ticks",
+    "pick_suspicious",
+    "render_report",
+    "timeline_svg",
+    "write_report",
+]
 
 _COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
@@ -34,16 +46,30 @@ def _png_b64(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-def gradcam_overlays(model: DetectorModel, crops: list[np.ndarray]) -> list[np.ndarray | None]:
+def gradcam_overlays(
+    model: DetectorModel, crops: list[np.ndarray], probs: list[float] | None = None
+) -> list[np.ndarray | None]:
     """Grad-CAM overlays of face crops ((S, S, 3) uint8 RGB each); None for every crop when the detector has
-    no spatial convolution layer (frequency detectors)."""
+    no spatial convolution layer (frequency detectors).
+
+    With `probs` (the faces' probabilities) the maps share one fixed colour scale: each map (peak 1) is scaled
+    by its face's probability, so a face scored 1 % stays blue and only a face scored near 100 % reaches red.
+    Without `probs` every map is stretched to its own peak (relative; only for comparing regions in one face).
+    """
     if not crops:
         return []
     x = model.prepare(np.stack(crops)).contiguous()
     cams = grad_cam(model.net, x)
     if cams is None:
         return [None] * len(crops)
-    return [overlay_heatmap(c, cam.cpu().numpy()) for c, cam in zip(crops, cams, strict=True)]
+    scale = [1.0] * len(crops) if probs is None else [float(np.clip(p, 0.0, 1.0)) for p in probs]
+    return [overlay_heatmap(c, cam.cpu().numpy() * k) for c, cam, k in zip(crops, cams, scale, strict=True)]
+
+
+def _colour_bar(width: int = 160, height: int = 10) -> np.ndarray:
+    """(height, width, 3) RGB strip of the JET colour map from 0 (left) to 1 (right), as `overlay_heatmap` uses."""
+    ramp = np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
+    return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
 def pick_suspicious(items: list[Suspicious], n: int = 6, min_gap: float = 0.5) -> list[Suspicious]:
@@ -91,6 +117,26 @@ def _track_points(f: FileScan, t0: float, span: float, bins: int) -> dict[int, l
     return tracks
 
 
+def nice_ticks(t0: float, t1: float, max_ticks: int = 6) -> tuple[list[float], int]:
+    """Round tick positions within [t0, t1] (steps of 1, 2, 2.5 or 5 × 10^k, at most `max_ticks`) and the
+    number of decimals that tells every label apart.
+
+    Example:
+        >>> nice_ticks(0.0, 0.4)
+        ([0.0, 0.1, 0.2, 0.3, 0.4], 1)
+    """
+    span = t1 - t0
+    if span <= 0:
+        return [t0], 1
+    raw = span / max(max_ticks - 1, 1)
+    mag = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
+    first = np.ceil(t0 / step - 1e-9) * step
+    ticks = [round(float(first + i * step), 10) for i in range(int((t1 - first) / step + 1e-9) + 1)]
+    decimals = next(d for d in range(10) if abs(round(step * 10**d) - step * 10**d) < 1e-6)
+    return ticks, decimals
+
+
 def timeline_svg(f: FileScan, threshold: float, width: int = 760, height: int = 220, max_points: int = 1500) -> str:
     """Inline SVG: probability (0..1) over time per track, frames without faces shaded, threshold dashed.
 
@@ -125,9 +171,12 @@ def timeline_svg(f: FileScan, threshold: float, width: int = 760, height: int = 
         f'<line x1="{left}" y1="{y(threshold):.1f}" x2="{left + pw}" y2="{y(threshold):.1f}" '
         'stroke="#444" stroke-dasharray="4 3"/>'
     )
-    for i in range(6):
-        t = t0 + span * i / 5
-        parts.append(f'<text x="{x(t):.1f}" y="{height - 12}" font-size="11" text-anchor="middle">{t:.1f}s</text>')
+    ticks, decimals = nice_ticks(t0, t1)
+    for t in ticks:
+        parts.append(f'<line x1="{x(t):.1f}" y1="{top + ph}" x2="{x(t):.1f}" y2="{top + ph + 4}" stroke="#666"/>')
+        parts.append(
+            f'<text x="{x(t):.1f}" y="{height - 12}" font-size="11" text-anchor="middle">{t:.{decimals}f}s</text>'
+        )
     tracks = _track_points(f, t0, span, bins=max_points)
     for i, (tid, pts) in enumerate(sorted(tracks.items())):
         colour = _COLOURS[i % len(_COLOURS)]
@@ -153,16 +202,32 @@ def timeline_svg(f: FileScan, threshold: float, width: int = 760, height: int = 
     return "\n".join(parts)
 
 
-_CSS = """
+# Badge background per verdict (white bold text on each is >= 4.5:1, WCAG AA; the web page uses the same colours
+# and tests/test_web_browser.py measures them from the computed styles).
+VERDICT_COLOURS = {
+    "manipulated": "#b91c1c",
+    "uncertain": "#92400e",
+    "authentic": "#166534",
+    "no_face": "#4b5563",
+    "not_evaluated": "#334155",
+    "error": "#1f2937",
+}
+VERDICT_CSS = ".verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}" + "".join(
+    f".verdict.{name}{{background:{colour}}}" for name, colour in VERDICT_COLOURS.items()
+)
+
+_CSS = (
+    VERDICT_CSS
+    + """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:900px;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}table{border-collapse:collapse}
 td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
-.verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}
-.manipulated{background:#c0392b}.authentic{background:#27ae60}.no_face{background:#7f8c8d}.error{background:#555}
 .crops{display:flex;flex-wrap:wrap;gap:12px}.crop{text-align:center;font-size:12px}
 .crop img{width:128px;height:128px;image-rendering:auto;border:1px solid #ccc}
 pre{background:#f5f5f5;padding:8px;overflow:auto;font-size:12px}.note{color:#666;font-size:13px}
+svg{max-width:100%;height:auto}body{padding:0 12px}
 """
+)
 
 VERDICT_TEXT = {
     "manipulated": "likely manipulated",
@@ -170,6 +235,107 @@ VERDICT_TEXT = {
     "no_face": "no face found",
     "error": "could not be scanned",
 }
+
+
+def crop_text(crop: dict) -> str:
+    """How faces are cropped for the detector, from a model summary's `crop` ({size, margin, input_size}).
+
+    Example:
+        >>> crop_text({"size": 128, "margin": 0.1, "input_size": 64})
+        'faces aligned at 128 px (margin 0.1), resized to the 64 px model input'
+    """
+    size, margin = crop.get("size"), crop.get("margin")
+    inp = crop.get("input_size", size)
+    text = f"faces aligned at {size} px (margin {margin})"
+    return text + (f", resized to the {inp} px model input" if inp != size else "")
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def card_summary_html(card: dict, default_threshold: float = 0.5) -> str:
+    """A model card as a readable summary: known limits first, then what it was trained on, its threshold and
+    false-positive rate (from the card's "calibration" entry when it has one), test figures and usage; the raw
+    JSON folded in a <details> element."""
+    e = html.escape
+    out: list[str] = []
+    limits = card.get("known_limits") or []
+    out.append("<h3>Known limits</h3>")
+    if limits:
+        out.append("<ul>" + "".join(f"<li>{e(str(x))}</li>" for x in limits) + "</ul>")
+    else:
+        out.append('<p class="note">This model card lists no known limits: treat its scores with extra care.</p>')
+    rows: list[tuple[str, str]] = []
+    name = card.get("name") or card.get("model") or "?"
+    rows.append(("model", f"{name} ({card.get('model', '?')})"))
+    if card.get("description"):
+        rows.append(("what it is", str(card["description"])))
+    data = card.get("data") if isinstance(card.get("data"), dict) else {}
+    trained: list[str] = []
+    if data.get("benchmark"):
+        trained.append(str(data["benchmark"]))
+    sources = [x for x in data.get("sources") or [] if isinstance(x, dict)]
+    if sources:
+        people = sorted({str(x.get("identity")) for x in sources if x.get("identity")})
+        trained.append(f"{len(sources)} videos of {len(people)} identities ({', '.join(people)})")
+    train_imgs = (data.get("images") or {}).get("train") if isinstance(data.get("images"), dict) else None
+    if isinstance(train_imgs, dict):
+        real = train_imgs.get("real", 0)
+        fake = sum(v for k, v in train_imgs.items() if k != "real" and isinstance(v, int | float))
+        kinds = ", ".join(k for k in train_imgs if k != "real")
+        trained.append(f"{real} real and {fake} manipulated training faces ({kinds})")
+    training = card.get("training") if isinstance(card.get("training"), dict) else {}
+    if training.get("steps"):
+        trained.append(f"{training['steps']} steps")
+    if trained:
+        rows.append(("trained on", "; ".join(trained)))
+    cal = card.get("calibration")
+    if isinstance(cal, dict) and "threshold" in cal:
+        text = f"{_fmt(cal['threshold'])}: false-positive rate {_fmt(cal.get('fpr'))}"
+        if cal.get("target_fpr") is not None:
+            text += f" (target {_fmt(cal['target_fpr'])})"
+        who = f"{cal.get('n_real', '?')} held-out real faces"
+        if cal.get("n_real_identities"):
+            who += f" of {cal['n_real_identities']} people"
+        text += f", measured on {who}"
+        if cal.get("split"):
+            text += f" ({cal['split']})"
+        if cal.get("tpr") is not None:
+            text += f"; true-positive rate {_fmt(cal['tpr'])} on {cal.get('n_fake', '?')} fakes"
+        if cal.get("authentic_below") is not None:
+            text += f"; scores from {_fmt(cal['authentic_below'])} up to the threshold read as uncertain"
+        rows.append(("threshold", text))
+    else:
+        rows.append(
+            (
+                "threshold",
+                f"{default_threshold:.2f} (the default: this model card has no calibration, so the false-positive "
+                "rate at this threshold was not measured)",
+            )
+        )
+    metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
+    figures = []
+    for key, val in metrics.items():
+        if isinstance(val, dict) and "auc" in val:
+            names = {"auc": "AUC", "eer": "EER", "accuracy": "accuracy"}
+            parts = [f"{label} {_fmt(val[k])}" for k, label in names.items() if k in val]
+            figures.append(f"{key}: {', '.join(parts)}")
+    if figures:
+        where = f" — {metrics['test_split']}" if metrics.get("test_split") else ""
+        rows.append(("test figures", "; ".join(figures) + where))
+    if isinstance(card.get("input"), dict) and card["input"].get("shape"):
+        rows.append(("input", "×".join(str(v) for v in card["input"]["shape"])))
+    if card.get("usage"):
+        rows.append(("usage", str(card["usage"])))
+    if card.get("responsible_use"):
+        rows.append(("responsible use", str(card["responsible_use"])))
+    out.append("<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>")
+    out.append(
+        "<details><summary>Full model card (JSON)</summary>"
+        f"<pre>{e(json.dumps(card, indent=1, default=str))}</pre></details>"
+    )
+    return "\n".join(out)
 
 
 def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | None) -> str:
@@ -223,7 +389,7 @@ def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | Non
     span = (f.frames[-1].time - f.frames[0].time) if f.frames else 0.0
     picks = pick_suspicious(f.suspicious, n=6, min_gap=min(0.5, span / 6))  # short clips: spread over the clip
     if picks:
-        overlays = gradcam_overlays(result.model, [s.crop for s in picks])
+        overlays = gradcam_overlays(result.model, [s.crop for s in picks], [s.prob for s in picks])
         out.append("<h3>Most suspicious faces</h3>")
         if overlays and overlays[0] is None:
             out.append(
@@ -232,14 +398,17 @@ def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | Non
             )
         else:
             out.append(
-                '<p class="note">Each pair: the aligned crop the detector saw, and its Grad-CAM map '
-                "(red: regions that raised the FAKE score most).</p>"
+                '<p class="note">Each pair: the aligned crop the detector saw, and its Grad-CAM map on one fixed '
+                "scale for all faces: the map (regions that raised the FAKE score most) is multiplied by the "
+                "face's probability, so a face scored near 0 % stays blue and only a face scored near 100 % "
+                f'can reach red. Scale: 0 % <img alt="colour scale from blue (0 %) to red (100 %)" '
+                f'src="{_png_b64(_colour_bar())}" style="width:160px;height:10px;vertical-align:middle"> 100 %</p>'
             )
         out.append('<div class="crops">')
         for s, ov in zip(picks, overlays, strict=True):
-            imgs = f'<img alt="crop" src="{_png_b64(s.crop)}">'
+            imgs = f'<img alt="face crop, frame {s.index}" src="{_png_b64(s.crop)}">'
             if ov is not None:
-                imgs += f' <img alt="grad-cam" src="{_png_b64(ov)}">'
+                imgs += f' <img alt="Grad-CAM map of frame {s.index}" src="{_png_b64(ov)}">'
             out.append(
                 f'<div class="crop">{imgs}<br>{100 * s.prob:.1f}% · frame {s.index} · {s.time:.2f}s · '
                 f"track {s.track}</div>"
@@ -280,7 +449,7 @@ def render_report(result: ScanResult, title: str = "deepfake-lab scan report", l
     body = [
         f"<h1>{e(title)}</h1>",
         f'<p class="note">{e(d["tool"])} · {e(d["created"])} · detector <b>{e(model["name"])}</b> '
-        f"({e(str(model['model']))}, crop {model['crop']['size']} px, margin {model['crop']['margin']}, "
+        f"({e(str(model['model']))}, {e(crop_text(model['crop']))}, "
         f"{e(model['precision'])}) · weights sha256 {e(model['weights_sha256'][:16])}…</p>",
         "<h2>Summary</h2><table><tr><th>file</th><th>score</th><th>verdict</th><th>frames</th><th>tracks</th></tr>",
         *rows,
@@ -292,11 +461,12 @@ def render_report(result: ScanResult, title: str = "deepfake-lab scan report", l
     for i, f in enumerate(result.files):
         body.append(_file_section(f, result, i, link_base))
     body.append("<h2>Model card</h2>")
-    body.append(f"<pre>{e(json.dumps(model['card'], indent=1, default=str))}</pre>")
+    body.append(card_summary_html(model["card"] if isinstance(model["card"], dict) else {}))
     body.append("<h2>Options</h2>")
     body.append(f"<pre>{e(json.dumps(d['options'], indent=1))}</pre>")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="{OUTPUT_MARK}">'
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
