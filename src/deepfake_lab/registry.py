@@ -160,10 +160,8 @@ def _check_value(name: str, value: Any, hint: Any, where: str) -> None:
         inner = (typing.get_args(hint) or (Any,))[0]
         for i, v in enumerate(value):
             _check_value(f"{name}[{i}]", v, inner, where)
-        if name == "in_shape":
-            if len(value) != 3:
-                raise BadInputError(f"{bad} must be [channels, height, width]")
-            for v, (lo, hi), what in zip(value, CARD_SHAPE_BOUNDS, ("channels", "height", "width")):
+        if name == "in_shape" and len(value) == 3:
+            for v, (lo, hi), what in zip(value, CARD_SHAPE_BOUNDS, ("channels", "height", "width"), strict=True):
                 if not lo <= v <= hi:
                     raise BadInputError(f"{bad}: {what} out of range ({lo}..{hi})")
 

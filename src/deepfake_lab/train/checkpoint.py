@@ -57,6 +57,23 @@ def atomic_write_bytes(path: Path, writer: Any) -> None:
         raise
 
 
+def remove_stale_temp(folder: Path) -> list[Path]:
+    """Delete the temporary files `atomic_write_bytes` leaves when a process is killed mid-save.
+
+    Only names of its pattern (`.<name>.<random>.tmp`) are touched. Call it where no save can be running
+    (at the start of a run or a resume). Returns the removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in folder.glob(".*.tmp"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
@@ -260,6 +277,7 @@ __all__ = [
     "load_exported",
     "load_training_state",
     "read_card",
+    "remove_stale_temp",
     "rng_state",
     "safetensors_shapes",
     "save_training_state",
