@@ -812,6 +812,10 @@ class ScanProgress:
     def file_finished(self, result: FileScan) -> None:
         """A source is done or failed."""
 
+    def cancelled(self) -> bool:
+        """Polled once per decoded frame: True stops this source early (the web service's delete/shutdown)."""
+        return False
+
 
 # --------------------------------------------------------------------------------------------------------
 # Scanning one source
@@ -1088,6 +1092,8 @@ def scan_file(
             try:
                 for frame in frames:
                     if opt.max_seconds is not None and frame.time > opt.max_seconds + 1e-6:
+                        break
+                    if progress.cancelled():
                         break
                     if is_image and annotate is not None:
                         image = frame.image
