@@ -330,6 +330,16 @@ class JobManager:
     def _public(self, job: Job, text: str) -> str:
         return public_message(text, self.root, {job.media: job.filename})
 
+    def _public_doc(self, job: Job, value: Any) -> Any:
+        """The result document with every string passed through `_public` (no server path reaches a client)."""
+        if isinstance(value, str):
+            return self._public(job, value) if str(self.root) in value or str(self.root.resolve()) in value else value
+        if isinstance(value, dict):
+            return {k: self._public_doc(job, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._public_doc(job, v) for v in value]
+        return value
+
     def _finish(self, job: Job, fs: FileScan) -> None:
         # Messages and the document name what the client sent, never our folder layout.
         fs.message = self._public(job, fs.message or "")
@@ -337,11 +347,14 @@ class JobManager:
             job.status, job.message = "failed", fs.message or "the file could not be scanned"
             return
         fs.source = job.filename
+        if fs.provenance is not None:  # its `path` is our copy of the upload
+            fs.provenance = self._public_doc(job, fs.provenance)
         annotated = Path(fs.annotated) if fs.annotated else None
         result = ScanResult([fs], self.model, job.options)
         doc = result.to_dict()
         if annotated is not None:  # its download name, not its server path (the report links it relatively)
             doc["files"][0]["annotated"] = "annotated" + annotated.suffix
+        doc = self._public_doc(job, doc)  # e.g. the provenance block's path
         (job.dir / "result.json").write_text(json.dumps(doc, indent=1))
         job.outputs["result.json"] = "result.json"
         if self.write_report:
