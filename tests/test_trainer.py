@@ -221,3 +221,34 @@ def test_cross_entropy_loss_trains(tmp_path):
     Trainer(cfg, tmp_path / "bce", progress=False, tensorboard=False).fit()
     losses = [v for _, v in _losses(tmp_path / "bce")]
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_resume_after_a_kill_drops_stale_temp_files_and_relogged_steps(tmp_path, monkeypatch):
+    """A run killed after logging step 7 with its last checkpoint at step 5 (and a save torn by the kill):
+    the resume removes the `.last.pt.*.tmp` leftovers and logs steps 6 and 7 once, not twice."""
+    cfg = _cfg("ae-dense", 10)
+    cfg.train.checkpoint_every = 5
+    run = tmp_path / "r"
+    trainer = Trainer(cfg, run, progress=False, tensorboard=False)
+    real_step = Trainer.train_step
+
+    def dies_after_step_7(self):
+        if self.step == 7:
+            raise RuntimeError("killed")  # like kill -9: no checkpoint on the way out
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", dies_after_step_7)
+    with pytest.raises(RuntimeError, match="killed"):
+        trainer.fit()
+    monkeypatch.undo()
+    assert load_training_state(run / "checkpoints" / "last.pt")["step"] == 5
+    assert [s for s, _ in _losses(run)] == list(range(1, 8))
+    stale = [run / "checkpoints" / ".last.pt.k1ll3d.tmp", run / "checkpoints" / ".last.pt.x9.tmp"]
+    for p in stale:
+        p.write_bytes(b"\0" * 1000)
+    with (run / "metrics.jsonl").open("a") as f:
+        f.write('{"step": 8, "lo')  # a line torn by the kill
+    Trainer(resume_config(run), run, progress=False, tensorboard=False).fit(resume=True)
+    assert [s for s, _ in _losses(run)] == list(range(1, 11))  # each step once, in order
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    assert (run / "checkpoints" / "last.pt").is_file()

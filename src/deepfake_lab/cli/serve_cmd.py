@@ -17,6 +17,7 @@ from deepfake_lab.cli.options import detector_option
 from deepfake_lab.errors import BadInputError
 
 TOKEN_ENV = "DEEPFAKE_LAB_TOKEN"
+UPLOAD_TIMEOUT_ENV = "DEEPFAKE_LAB_UPLOAD_TIMEOUT"
 
 
 def _is_loopback(host: str) -> bool:
@@ -46,12 +47,15 @@ def register(app: typer.Typer) -> None:
         ),
         detect_every: int = typer.Option(5, "--detect-every", min=1, help="Default face detection interval."),
         threads: int = typer.Option(1, "--threads", min=1, help="Torch threads for the detector."),
+        upload_timeout: float = typer.Option(
+            30.0, "--upload-timeout", min=0.1, max=3600.0, envvar=UPLOAD_TIMEOUT_ENV,
+            help="Seconds an upload may send nothing before it is refused (408) and its slot freed.",
+        ),  # fmt: skip
     ) -> None:
         """Serve the API and the upload page; open http://HOST:PORT/ in a browser."""
         try:
-            import uvicorn
-
             from deepfake_lab.web.app import create_app
+            from deepfake_lab.web.server import serve as run_server
         except ImportError as exc:
             raise BadInputError(
                 f"the web service needs the [web] extra: pip install 'deepfake-lab[web]' ({exc.name})"
@@ -84,15 +88,22 @@ def register(app: typer.Typer) -> None:
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
             token=token,
             defaults=defaults,
+            upload_timeout_s=upload_timeout,
         )
         console.print(
             f"deepfake-lab serving on http://{host}:{port}/ (API docs at /docs; model {detector.name}; "
             f"jobs in {root}). Ctrl-C stops."
         )
         # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so `finally` cleans up.
+        # First SIGTERM/SIGINT: analyses cancelled, streams and uploads closed, exit within ~5 s; a second
+        # one exits at once (the temporary jobs folder is removed either way).
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        try:
-            uvicorn.run(web, host=host, port=port, log_level="warning")
-        finally:
+
+        def remove_temp() -> None:
             if temp:
                 shutil.rmtree(root, ignore_errors=True)
+
+        try:
+            run_server(web, host, port, on_force_exit=remove_temp)
+        finally:
+            remove_temp()

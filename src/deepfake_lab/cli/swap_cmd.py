@@ -42,11 +42,15 @@ def register(app: typer.Typer) -> None:
         no_provenance: bool = typer.Option(
             False, "--no-provenance", help=NO_PROVENANCE_HELP
         ),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Replace an existing OUT / OUT.json that is not an earlier swap output."
+        ),
     ) -> None:
         """Replace every face with the chosen identity; writes OUT, OUT.json (what was replaced, by which model)
         and marks the file as synthetic: an invisible watermark in every frame, a signed C2PA manifest and its
         metadata. Frames without faces pass through unchanged."""
-        from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
+        from deepfake_lab.errors import BadInputError
+        from deepfake_lab.pipelines.swap_video import SwapOptions, check_swap_output, load_swap_model, swap_media
 
         console = Console(stderr=True)
         output = pick(out, output, "--out", "--output")
@@ -61,6 +65,9 @@ def register(app: typer.Typer) -> None:
         opts.validate()
         if not source.exists():
             raise typer.BadParameter(f"{source}: no such file", param_hint="SOURCE")
+        if output.resolve() == source.resolve():
+            raise BadInputError("the output must not overwrite the source")
+        check_swap_output(output, overwrite)  # before the model is loaded: fail fast
         sm = load_swap_model(model)
         bar = Progress(
             TextColumn(f"swap → {to}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -72,7 +79,9 @@ def register(app: typer.Typer) -> None:
             def on_frame(done: int, total: int | None) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = swap_media(source, sm, output, opts, on_frame=on_frame, provenance=not no_provenance)
+            report = swap_media(
+                source, sm, output, opts, on_frame=on_frame, provenance=not no_provenance, overwrite=overwrite
+            )
         console.print(
             f"{report.output}: {report.frames} frame(s), {report.faces_replaced} face(s) replaced in "
             f"{report.frames_replaced} frame(s), {report.frames_without_faces} frame(s) without faces passed through "
@@ -80,3 +89,10 @@ def register(app: typer.Typer) -> None:
         )
         if report.frames_replaced == 0:
             console.print(f"[yellow]warning:[/] no face found in {source}; the output is the unchanged input")
+        if report.incomplete:
+            console.print(
+                f"error: {source}: {report.incomplete} (the decodable frames were swapped; {report.output} holds "
+                f"{report.frames} frame(s))",
+                markup=False, highlight=False, soft_wrap=True,
+            )  # fmt: skip
+            raise typer.Exit(2)

@@ -34,6 +34,10 @@ class ScanProgress:
     def file_finished(self, result: FileScan) -> None:
         """A source is done or failed."""
 
+    def cancelled(self) -> bool:
+        """Polled once per decoded frame: True stops this source early (the web service's delete/shutdown)."""
+        return False
+
 
 class ExtractProgress:
     """Callbacks `extract` calls as it goes; the default does nothing (the CLI draws a progress bar)."""

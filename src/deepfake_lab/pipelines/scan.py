@@ -1108,6 +1108,8 @@ def scan_file(
                 for frame in frames:
                     if opt.max_seconds is not None and frame.time > opt.max_seconds + 1e-6:
                         break
+                    if progress.cancelled():
+                        break
                     if is_image and annotate is not None:
                         image = frame.image
                     scanner.push(frame)

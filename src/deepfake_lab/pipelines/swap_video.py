@@ -53,7 +53,16 @@ from deepfake_lab.video.image import IMAGE_EXTENSIONS
 from deepfake_lab.video.reader import open_media
 from deepfake_lab.video.writer import VideoWriter
 
-__all__ = ["SIDECAR_KIND", "FaceSwapper", "SwapOptions", "SwapReport", "SwapModel", "load_swap_model", "swap_media"]
+__all__ = [
+    "SIDECAR_KIND",
+    "FaceSwapper",
+    "SwapModel",
+    "SwapOptions",
+    "SwapReport",
+    "check_swap_output",
+    "load_swap_model",
+    "swap_media",
+]
 
 SIDECAR_KIND = "deepfake-lab/swap-output"
 SIDECAR_VERSION = 1
@@ -120,6 +129,7 @@ class SwapReport:
     kind: str = "video"
     replaced: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    incomplete: str | None = None  # the source decoded fewer frames than it declares (truncated/corrupt)
 
     @property
     def fps(self) -> float:
@@ -179,6 +189,44 @@ def load_swap_model(path: str | Path) -> SwapModel:
         hint="train one with `deepfake-lab train swap-lite --faces-a A --faces-b B`",
     )
     return SwapModel(net=net, card=card, weights=st, sha256=sha256_file(st))
+
+
+def _is_swap_sidecar(path: Path, output: Path) -> bool:
+    """Whether `path` is the JSON sidecar an earlier `swap` wrote for `output`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == SIDECAR_KIND and Path(str(data.get("output", ""))).name == (
+        output.name
+    )
+
+
+def check_swap_output(output: str | Path, overwrite: bool = False) -> None:
+    """Refuse to replace an existing file (or its `.json` sidecar) that is not an earlier swap output.
+
+    An earlier swap output is recognised by its sidecar (`<output>.json`, kind `deepfake-lab/swap-output`,
+    naming that output); `overwrite` replaces anything. The same rule as `detect`'s outputs.
+
+    Raises:
+        BadInputError: the output or its sidecar is a folder, or an unrelated existing file.
+    """
+    out = Path(output)
+    side = out.with_name(out.name + ".json")
+    for p, what in ((out, "output"), (side, "sidecar")):
+        if p.is_dir():
+            raise BadInputError(f"{what} {p} is a folder; give a file name")
+    if overwrite:
+        return
+    ours = side.is_file() and _is_swap_sidecar(side, out)
+    if out.exists() and not ours:
+        raise BadInputError(
+            f"output {out} exists and is not a deepfake-lab swap output; pass --overwrite to replace it"
+        )
+    if side.exists() and not ours:
+        raise BadInputError(
+            f"sidecar {side} exists and is not a deepfake-lab swap sidecar; pass --overwrite to replace it"
+        )
 
 
 def _ranges(indices: list[int]) -> list[list[int]]:
@@ -276,6 +324,7 @@ def swap_media(
     *,
     on_frame: Callable[[int, int | None], None] | None = None,
     provenance: bool = True,
+    overwrite: bool = False,
 ) -> SwapReport:
     """Swap the faces of a video or image and write the result, its sidecar JSON and provenance metadata.
 
@@ -288,19 +337,25 @@ def swap_media(
         provenance: watermark every frame and C2PA-sign the output (`deepfake_lab.provenance`); False is the
             CLI's `--no-provenance` (the caller warns). The output is written to a hidden sibling first and
             appears under its name only once complete and signed.
+        overwrite: replace an existing `output` / sidecar that is not an earlier swap output
+            (`check_swap_output`).
 
     Returns:
-        `SwapReport` (frames, replaced frames/faces, frames without faces, timing).
+        `SwapReport` (frames, replaced frames/faces, frames without faces, timing). A truncated or corrupt
+        video (fewer frames decoded than its container declares) still gives an output of the decodable
+        frames; `report.incomplete` then says what was missing (the sidecar records it too).
 
     Raises:
-        BadInputError: unreadable source, wrong model, bad output suffix or options.
+        BadInputError: unreadable source, wrong model, bad output suffix or options, an existing output that
+            is not an earlier swap output (without `overwrite`).
     """
     opt = options or SwapOptions()
     opt.validate()
     src, out = Path(source), Path(output)
-    sm = model if isinstance(model, SwapModel) else load_swap_model(model)
     if out.resolve() == src.resolve():
         raise BadInputError("the output must not overwrite the source")
+    check_swap_output(out, overwrite)
+    sm = model if isinstance(model, SwapModel) else load_swap_model(model)
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(max(1, opt.threads))
     t0 = time.perf_counter()
@@ -370,6 +425,7 @@ def swap_media(
                         sink = None
                     if writer is not None:
                         writer.close()
+                    report.incomplete = reader.incomplete()
                     prov.finish(tmp, out)
                 finally:
                     if sink is not None:
@@ -425,6 +481,7 @@ def _write_sidecar(report: SwapReport, src: Path, model: SwapModel, opt: SwapOpt
         "frames_without_faces": report.frames_without_faces,
         "frames_without_faces_ranges": _ranges(no_face),
         "provenance": report.provenance,
+        "source_incomplete": report.incomplete,
         "replaced": report.replaced,
     }
     report.sidecar.write_text(json.dumps(data, indent=1) + "\n")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import nn
 
@@ -55,6 +55,23 @@ def atomic_write_bytes(path: Path, writer: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temp(folder: Path) -> list[Path]:
+    """Delete the temporary files `atomic_write_bytes` leaves when a process is killed mid-save.
+
+    Only names of its pattern (`.<name>.<random>.tmp`) are touched. Call it where no save can be running
+    (at the start of a run or a resume). Returns the removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in folder.glob(".*.tmp"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -189,7 +206,7 @@ def load_exported(
         family: when given, a card of another family is refused (before any weights are read) with
             "<path> is a <family> model (<model>), not <what>; <hint>".
     """
-    from deepfake_lab.registry import create_model
+    from deepfake_lab.registry import create_model, validate_model_kwargs
 
     st, card_path = resolve_export(path)
     card = read_card(card_path)
@@ -197,18 +214,60 @@ def load_exported(
         raise BadInputError(
             f"{path} is a {card.get('family', 'unknown')} model ({card.get('model')}), not {what or family}; {hint}"
         )
+    name, kwargs = card["model"], card.get("model_kwargs", {})
+    validate_model_kwargs(str(name), kwargs, where=f"model card {card_path}")
+    stored = safetensors_shapes(st)
+    # The card's model built on the meta device (no memory) gives the shapes to compare with the file's
+    # header, so that a tampered or mismatched card is refused before anything large is allocated.
+    try:
+        with torch.device("meta"):
+            skeleton = create_model(name, **kwargs)
+    except BadInputError:
+        raise
+    except Exception:  # noqa: BLE001 - a factory that cannot build on meta: compare after the real build
+        skeleton = None
+    if skeleton is not None:
+        _check_shapes(stored, skeleton, st, name)
+    model = create_model(name, **kwargs)
+    if skeleton is None:
+        _check_shapes(stored, model, st, name)
     try:
         tensors = load_file(st)
     except (SafetensorError, OSError, ValueError) as exc:
         raise BadInputError(f"{st} is not a readable safetensors file ({exc})") from None
-    model = create_model(card["model"], **card.get("model_kwargs", {}))
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
-    if missing or unexpected:
-        raise BadInputError(
-            f"{st} does not match model {card['model']!r} "
-            f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)"
-        )
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:  # shapes and names were checked; this is a last line of defence
+        raise BadInputError(f"{st} does not match model {name!r} ({str(exc).splitlines()[0][:200]})") from None
     return model.eval(), card
+
+
+def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from a .safetensors header, without reading the tensors."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BadInputError(f"{path} is not a readable safetensors file ({exc})") from None
+
+
+def _check_shapes(stored: dict[str, tuple[int, ...]], model: nn.Module, st: Path, name: str) -> None:
+    """Refuse weights whose tensor names or shapes differ from the model the card describes (one line)."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        first = f"; e.g. missing {missing[0]!r}" if missing else f"; e.g. unexpected {unexpected[0]!r}"
+        raise BadInputError(
+            f"{st} does not match model {name!r} of its card "
+            f"(missing {len(missing)}, unexpected {len(unexpected)} tensors{first})"
+        )
+    for k, shape in expected.items():
+        if stored[k] != shape:
+            raise BadInputError(
+                f"{st} does not match its card: tensor {k!r} is {list(stored[k])} in the weights but "
+                f"{list(shape)} in the {name!r} model the card describes (wrong image_size or widths?)"
+            )
 
 
 __all__ = [
@@ -218,7 +277,9 @@ __all__ = [
     "load_exported",
     "load_training_state",
     "read_card",
+    "remove_stale_temp",
     "rng_state",
+    "safetensors_shapes",
     "save_training_state",
     "set_rng_state",
 ]

@@ -48,6 +48,33 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def truncate_metrics(run_dir: Path, step: int) -> int:
+    """Drop the records of `<run>/metrics.jsonl` logged after `step` (and a torn last line); returns how many.
+
+    Called on resume from a checkpoint of `step`: the steps a killed run logged after its last checkpoint
+    are trained (and logged) again, so that every step appears once in the log.
+    """
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    keep, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            dropped += 1
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("step"), int) and rec["step"] > step:
+            dropped += 1
+            continue
+        keep.append(line)
+    if dropped:
+        from deepfake_lab.train.checkpoint import atomic_write_text
+
+        atomic_write_text(path, "".join(f"{ln}\n" for ln in keep))
+    return dropped
+
+
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """All records of `<run>/metrics.jsonl` (a truncated last line from a killed run is ignored)."""
     out = []

@@ -43,12 +43,13 @@ from deepfake_lab.train import distributed as ddp
 from deepfake_lab.train.checkpoint import (
     export_model,
     load_training_state,
+    remove_stale_temp,
     rng_state,
     save_training_state,
     set_rng_state,
 )
 from deepfake_lab.train.device import resolve_device
-from deepfake_lab.train.logging import RunLogger
+from deepfake_lab.train.logging import RunLogger, truncate_metrics
 from deepfake_lab.train.tasks import Task, check_task_data, create_task
 
 CHECKPOINT_NAME = "checkpoints/last.pt"
@@ -436,6 +437,10 @@ class Trainer:
             self._seed_ranks()
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            for folder in ("checkpoints", "export"):  # leftovers of a process killed mid-save
+                remove_stale_temp(self.run_dir / folder)
+            if resume:  # steps logged after the checkpoint are trained again: log each step once
+                truncate_metrics(self.run_dir, self.step)
             dump_yaml(self.cfg, self.run_dir / "config.yaml")
             self.logger = RunLogger(self.run_dir, tensorboard=self.tensorboard)
         self.prepare()

@@ -124,6 +124,15 @@ class MediaReader(abc.ABC):
         yielded is the one that followed it, with index `after_index + 1`."""
         self.seek((after_index + 1) / self.info.fps)
 
+    def incomplete(self) -> str | None:
+        """After reading to the end: why the source looks truncated/corrupt, or None when it looks whole.
+
+        The one shared check behind `detect`, `extract`, `swap` and the web service ("truncated or corrupt:
+        decoded 23 of 72 frames"); stills and image sequences are always whole here (their readers fail on a
+        bad file instead).
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the file."""
 

@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import shutil
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,13 +28,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import ClientDisconnect
 
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.scan import AGGREGATIONS, DetectorModel, ScanOptions
 from deepfake_lab.video import probe
-from deepfake_lab.web.jobs import Job, JobManager, QueueFullError
-from deepfake_lab.web.upload import UploadError, receive_upload, sniff_media
+from deepfake_lab.web.jobs import Job, JobManager, QueueFullError, public_message
+from deepfake_lab.web.upload import UploadError, guarded_chunks, receive_upload, sniff_media
+
+log = logging.getLogger("deepfake_lab.web")
 
 STATIC = Path(__file__).resolve().parent / "static"
 MEDIA_TYPES = {
@@ -101,6 +106,7 @@ def create_app(
     max_upload_bytes: int = 500 * 1024 * 1024,
     token: str | None = None,
     defaults: ScanOptions | None = None,
+    upload_timeout_s: float = 30.0,
 ) -> FastAPI:
     """The web app around one loaded detector.
 
@@ -113,13 +119,25 @@ def create_app(
         token: when set, every /api route needs `Authorization: Bearer <token>` (or `?access_token=` for
             the page's <video> and EventSource, which cannot send headers).
         defaults: scan options used when a request does not set them.
+        upload_timeout_s: an upload that sends no data for this long is refused (408) and its slot freed.
+
+    Shutdown: `app.state.begin_shutdown()` (the server calls it on the first SIGTERM/SIGINT) cancels every
+    queued and running analysis, ends the event streams and refuses uploads in flight (503) within about
+    0.1 s; the app's lifespan end then waits briefly for the scan workers and removes the job folders.
     """
     defaults = defaults or ScanOptions()
     manager = JobManager(jobs_dir, model, workers=workers, max_queue=max_queue, ttl_s=ttl_s)
+    stopping = threading.Event()
+
+    def begin_shutdown() -> None:
+        stopping.set()
+        manager.shutdown()
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        manager.close()
+        stopping.set()
+        await asyncio.to_thread(manager.close)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -130,6 +148,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.manager = manager
+    app.state.begin_shutdown = begin_shutdown
+    app.state.stopping = stopping
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def auth(request: Request) -> None:
@@ -178,11 +198,16 @@ def create_app(
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > max_upload_bytes + 1024 * 1024:
             return _error(413, f"file larger than the limit of {max_upload_bytes / 1e6:.0f} MB")
+        if stopping.is_set():
+            return JSONResponse(
+                {"error": "the server is shutting down"}, status_code=503, headers={"Retry-After": "10"}
+            )
         job_id, job_dir = manager.new_job_dir()
         keep = False
         try:
             up = await receive_upload(
-                request.stream(), request.headers.get("content-type", ""), job_dir / "upload.bin",
+                guarded_chunks(request.stream(), idle_timeout=upload_timeout_s, stop=stopping),
+                request.headers.get("content-type", ""), job_dir / "upload.bin",
                 max_bytes=max_upload_bytes,
             )
             options = parse_options(up.fields, defaults)
@@ -193,8 +218,9 @@ def create_app(
             media = up.path.rename(job_dir / f"input{ext}")
             try:
                 info = await asyncio.to_thread(probe, media)
-            except BadInputError as exc:
-                raise UploadError(415, f"not a readable {kind}: {exc}") from None
+            except BadInputError as exc:  # its message names our file: the client gets its own name
+                reason = public_message(str(exc), manager.root, {media: up.filename})
+                raise UploadError(415, f"not a readable {kind}: {reason}") from None
             if info.kind == "video" and (info.frame_count == 0 or (info.duration is not None and info.duration <= 0)):
                 raise UploadError(415, "the video has no frames")
             job = Job(job_id, job_dir, up.filename, media, "image" if info.kind == "image" else "video", info, options)
@@ -202,6 +228,9 @@ def create_app(
             keep = True
         except UploadError as exc:
             return _error(exc.status, str(exc))
+        except ClientDisconnect:  # the client went away mid-upload: nothing to answer, no traceback
+            log.info("upload %s: the client disconnected", job_id)
+            return _error(400, "the client disconnected during the upload")
         except QueueFullError as exc:
             keep = True  # submit() already removed the folder
             return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "10"})
@@ -249,8 +278,10 @@ def create_app(
                 for ev in new:
                     yield f"id: {i}\nevent: frame\ndata: {json.dumps(ev)}\n\n"
                     i += 1
-                if job.ended and i >= len(job.events):
+                if (job.ended and i >= len(job.events)) or stopping.is_set():
                     end = {"status": job.status, "message": job.message}
+                    if not job.ended:  # the server stops before the analysis ends
+                        end = {"status": "cancelled", "message": "the server is shutting down"}
                     if job.result is not None:
                         end["score"] = job.result["files"][0]["score"]
                         end["verdict"] = job.result["files"][0]["verdict"]

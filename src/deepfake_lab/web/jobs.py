@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import shutil
 import threading
 import time
@@ -105,6 +106,22 @@ class Job:
         }
 
 
+def public_message(text: str, root: Path, names: dict[Path, str] | None = None) -> str:
+    """`text` for an API client: server paths replaced by the client's file name (or `<upload>`).
+
+    Args:
+        text: an error or status message that may name files of the job folder.
+        root: the jobs folder: anything under it that is not in `names` becomes `<upload>`.
+        names: server path -> the name the client knows it by (e.g. the job's media -> the uploaded name).
+    """
+    for path, name in (names or {}).items():
+        for form in {str(path), str(Path(path).resolve())}:
+            text = text.replace(form, name)
+    for form in {str(root), str(Path(root).resolve())}:
+        text = re.sub(re.escape(form) + r"[^\s:'\",;)]*", "<upload>", text)
+    return text
+
+
 def frame_event(fr: FrameScore) -> dict[str, Any]:
     """The per-frame record sent over server-sent events (same fields as the JSON schema's frames)."""
 
@@ -129,6 +146,9 @@ class _JobProgress(ScanProgress):
 
     def file_started(self, source: str, info: MediaInfo | None, total_frames: int | None) -> None:
         self.job.frames_total = total_frames
+
+    def cancelled(self) -> bool:
+        return self.job.cancelled
 
     def frames_done(self, frames: list[FrameScore], running: float | None, dropped: int) -> None:
         job = self.job
@@ -198,6 +218,9 @@ class JobManager:
         return job_id, path
 
     def submit(self, job: Job) -> Job:
+        if self._stop.is_set():
+            shutil.rmtree(job.dir, ignore_errors=True)
+            raise QueueFullError("the server is shutting down; try again later")
         with self._lock:
             self.jobs[job.id] = job
         try:
@@ -234,13 +257,40 @@ class JobManager:
             out[j.status] = out.get(j.status, 0) + 1
         return out
 
-    def close(self) -> None:
+    def shutdown(self, message: str = "the server is shutting down") -> None:
+        """Stop taking jobs and cancel every queued or running one (returns at once; signal-handler safe).
+
+        A running scan stops at its next batch of frames; `close` waits for that and removes the folders.
+        """
         self._stop.set()
+        with self._lock:
+            jobs = list(self.jobs.values())
+        for job in jobs:
+            if not job.ended:
+                job.cancelled = True
+                job.status, job.message = "cancelled", message
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Shut down, wait up to `timeout` s for the workers, and remove every job folder under `root`.
+
+        A scan stops at its next frame; one still starting (face detector set-up) may outlive the wait: the
+        workers are daemon threads, so it ends with the process, and its folder is removed here anyway.
+        """
+        self.shutdown()
         for _ in self._threads:
             try:
                 self._queue.put_nowait(None)
             except queue.Full:
                 break
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self.jobs.clear()
+        if self.root.is_dir():
+            for p in self.root.iterdir():
+                if p.is_dir() and len(p.name) == 32 and p.name.isalnum():  # job folders (uuid hex) only
+                    shutil.rmtree(p, ignore_errors=True)
 
     # ------------------------------------------------------------------ workers
     def _work(self) -> None:
@@ -266,23 +316,45 @@ class JobManager:
                 raise JobCancelled
             self._finish(job, fs)
         except JobCancelled:
-            job.status, job.message = "cancelled", "deleted by the client"
+            if job.status != "cancelled":
+                job.status, job.message = "cancelled", "deleted by the client"
         except DeepfakeLabError as exc:
-            job.status, job.message = "failed", str(exc)
+            job.status, job.message = "failed", self._public(job, str(exc))
         except Exception as exc:  # noqa: BLE001 - a worker must survive any one bad file
-            job.status, job.message = "failed", f"{type(exc).__name__}: {str(exc)[:300]}"
+            job.status, job.message = "failed", self._public(job, f"{type(exc).__name__}: {str(exc)[:300]}")
         finally:
             job.finished = time.time()
             if job.cancelled:
                 shutil.rmtree(job.dir, ignore_errors=True)
 
+    def _public(self, job: Job, text: str) -> str:
+        return public_message(text, self.root, {job.media: job.filename})
+
+    def _public_doc(self, job: Job, value: Any) -> Any:
+        """The result document with every string passed through `_public` (no server path reaches a client)."""
+        if isinstance(value, str):
+            return self._public(job, value) if str(self.root) in value or str(self.root.resolve()) in value else value
+        if isinstance(value, dict):
+            return {k: self._public_doc(job, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._public_doc(job, v) for v in value]
+        return value
+
     def _finish(self, job: Job, fs: FileScan) -> None:
+        # Messages and the document name what the client sent, never our folder layout.
+        fs.message = self._public(job, fs.message or "")
         if fs.status == "error":
             job.status, job.message = "failed", fs.message or "the file could not be scanned"
             return
-        fs.source = job.filename  # the document names what the client sent, not our folder layout
+        fs.source = job.filename
+        if fs.provenance is not None:  # its `path` is our copy of the upload
+            fs.provenance = self._public_doc(job, fs.provenance)
+        annotated = Path(fs.annotated) if fs.annotated else None
         result = ScanResult([fs], self.model, job.options)
         doc = result.to_dict()
+        if annotated is not None:  # its download name, not its server path (the report links it relatively)
+            doc["files"][0]["annotated"] = "annotated" + annotated.suffix
+        doc = self._public_doc(job, doc)  # e.g. the provenance block's path
         (job.dir / "result.json").write_text(json.dumps(doc, indent=1))
         job.outputs["result.json"] = "result.json"
         if self.write_report:
@@ -290,8 +362,8 @@ class JobManager:
 
             write_report(result, job.dir / "report.html", title=f"deepfake-lab: {job.filename}")
             job.outputs["report.html"] = "report.html"
-            if fs.annotated:
-                job.outputs["annotated" + Path(fs.annotated).suffix] = Path(fs.annotated).name
+            if annotated is not None:
+                job.outputs["annotated" + annotated.suffix] = annotated.name
             picked = pick_suspicious(fs.suspicious, n=6)
             above = [s for s in picked if s.prob >= job.options.threshold]
             for k, s in enumerate(above or picked[:3]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,42 @@ class Upload:
     size: int = 0
     fields: dict[str, str] = field(default_factory=dict)
     has_file: bool = False
+
+
+async def guarded_chunks(
+    chunks: AsyncIterator[bytes], *, idle_timeout: float, stop: threading.Event | None = None, poll: float = 0.1
+) -> AsyncIterator[bytes]:
+    """Pass the body's chunks through, but give up on a client that stalls or a server that stops.
+
+    Raises:
+        UploadError: 408 when no data arrived for `idle_timeout` seconds (a stalled or very slow client
+            does not hold its upload slot for ever); 503 as soon as `stop` is set (the server shuts down).
+    """
+    loop = asyncio.get_running_loop()
+    it = chunks.__aiter__()
+    while True:
+        task = asyncio.ensure_future(it.__anext__())
+        deadline = loop.time() + idle_timeout
+        while not task.done():
+            remaining = deadline - loop.time()
+            if (stop is not None and stop.is_set()) or remaining <= 0:
+                task.cancel()
+                task.add_done_callback(_consume)
+                if stop is not None and stop.is_set():
+                    raise UploadError(503, "the server is shutting down; send the file again later")
+                raise UploadError(408, f"upload timed out: no data for {idle_timeout:g} s")
+            await asyncio.wait({task}, timeout=min(poll, remaining))
+        try:
+            chunk = task.result()
+        except StopAsyncIteration:
+            return
+        yield chunk
+
+
+def _consume(task: asyncio.Future) -> None:
+    """Retrieve the outcome of an abandoned read, so that asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def receive_upload(
