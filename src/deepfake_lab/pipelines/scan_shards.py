@@ -32,6 +32,7 @@ from deepfake_lab.pipelines.scan import (
     ScanResult,
     _file_dict,
     scan_paths,
+    summary_dict,
 )
 from deepfake_lab.train import distributed as ddp
 
@@ -127,13 +128,7 @@ def scan_sharded(
             files.append(rec)
         doc = ScanResult([], model, options).to_dict()
         doc["files"] = files
-        scores = [f["score"] for f in files if f.get("score") is not None]
-        doc["summary"] = {
-            "files": len(files),
-            "errors": sum(1 for f in files if f.get("status") in ("error", "partial")),
-            "manipulated": sum(1 for f in files if f.get("verdict") == "manipulated"),
-            "max_score": max(scores) if scores else None,
-        }
+        doc["summary"] = summary_dict(files)  # the same counts per verdict as a plain scan
         tmp = out.with_name(out.name + ".tmp")
         if out.suffix == ".jsonl":
             head = {k: v for k, v in doc.items() if k != "files"}
