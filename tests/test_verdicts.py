@@ -261,3 +261,30 @@ def test_cli_exit_codes_and_verdict_text(scan_media, tiny_detector, calibrated, 
     assert code == 0 and "calibrated in the detector card for 5% false positives on 400" in out
     code, out, _ = _cli([scan_media["real"], "-m", calibrated, "--threshold", "0.9"], capsys)
     assert code == 0 and "set with --threshold" in out and "manipulated from 0.900, uncertain from 0.900" in out
+
+
+# ------------------------------------------------------------------------------------------------- web
+
+
+def test_web_end_event_and_result_carry_the_verdict(model, scan_media, tmp_path) -> None:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    from deepfake_lab.web.app import create_app
+    from test_web import _events, _upload, _wait
+
+    with TestClient(create_app(model, jobs_dir=tmp_path / "jobs")) as c:
+        job = _upload(c, scan_media["face"]).json()["id"]
+        end = _events(c, job)[-1]
+        st = _wait(c, job)
+        assert end[0] == "end" and end[1]["verdict"] == st["result"]["files"][0]["verdict"] == "authentic"
+        assert end[1]["reason"] is None and validate(st["result"]) == []
+        assert st["result"]["verdicts"]["source"] == "default"
+        job = _upload(c, scan_media["face"], threshold="0.9", authentic_below="0.0").json()["id"]
+        st = _wait(c, job)
+        band = st["result"]["verdicts"]
+        assert (band["threshold"], band["authentic_below"], band["source"]) == (0.9, 0.0, "option")
+        assert st["result"]["files"][0]["verdict"] == "uncertain"
+        bad = _upload(c, scan_media["face"], threshold="0.2", authentic_below="0.5")
+        assert bad.status_code == 400 and "authentic_below" in bad.json()["error"]
