@@ -151,6 +151,7 @@ def test_real_media_not_evaluated_reasons(scan_media, model, tmp_path) -> None:
     # a video with only 3 frames (max_seconds at 8 fps): too few frames for a verdict
     few = scan_file(scan_media["real"], model, ScanOptions(max_seconds=0.3), provenance=False)
     assert len(few.frames) == 3 and (few.verdict, few.reason) == ("not_evaluated", "too_few_frames")
+    assert few.status == "ok" and not few.message  # stopping at --max-seconds is not a truncated file
     fine = scan_file(scan_media["real"], model, ScanOptions(max_seconds=0.3, min_frames=3), provenance=False)
     assert fine.verdict == "authentic"
 
@@ -221,6 +222,15 @@ def test_sharded_summary_matches_the_plain_scan(scan_media, model, tmp_path) -> 
     assert doc["summary"] == plain["summary"]
     assert plain["summary"]["not_evaluated"] == 2 and plain["summary"]["no_face"] == 1
     assert [f["reason"] for f in doc["files"]] == ["too_few_frames", "too_few_frames", None]
+    # resuming over records of schema version 1 (no verdict reason): those files are scanned again
+    out = tmp_path / "s.jsonl"
+    head, *files = [json.loads(x) for x in out.read_text().splitlines()]
+    old = {k: v for k, v in files[0].items() if k not in ("reason", "frames_evaluated", "faces_not_evaluated")}
+    marked = [dict(f, seconds=12345.0) for f in (old, *files[1:])]
+    out.write_text("\n".join(json.dumps(x) for x in [dict(head, schema_version=1), *marked]) + "\n")
+    again = scan_sharded(inputs, model, opt, out, provenance=False)
+    assert again is not None and validate(again) == []
+    assert [f["seconds"] == 12345.0 for f in again["files"]] == [False, True, True]
     assert N_BLANK > 0
 
 
@@ -250,6 +260,10 @@ def test_cli_exit_codes_and_verdict_text(scan_media, tiny_detector, calibrated, 
     )
     assert code == 1 and "not_evaluated" in out and "face.jpg (not_evaluated)" in err
     assert "face.jpg: not evaluated: face smaller than 2000 px" in out
+    code, out, err = _cli([scan_media["real"], "-m", tiny_detector, "--max-seconds", ".3", "--min-frames", "2"], capsys)
+    assert code == 0 and "real.mp4: not evaluated" not in out, (out, err)
+    code, out, _ = _cli([scan_media["real"], "-m", tiny_detector, "--max-seconds", "0.3"], capsys)
+    assert code == 0 and "real.mp4: not evaluated: fewer than 5 frames with a scorable face" in out
     code, _, _ = _cli([scan_media["blank"], "-m", tiny_detector, "--fail-on", "no_face"], capsys)
     assert code == 1
     code, _, err = _cli([scan_media["fake"], "-m", tiny_detector, "--fail-on", "fake"], capsys)

@@ -390,9 +390,12 @@ def detect_command(
     out.print(f"precision: {det.precision}; aggregation: {options.aggregation}", markup=False, highlight=False)
     out.print(_table(result.files, options))
     for f in result.files:
+        name = Path(f.source).name or f.source
+        skipped = ", ".join(f"{n} {reason_text(r, options)}" for r, n in f.faces_not_evaluated.items())
         if f.reason:
-            name = Path(f.source).name or f.source
             out.print(f"{name}: not evaluated: {reason_text(f.reason, options)}", markup=False, highlight=False)
+        elif skipped:  # the verdict rests on the other faces
+            out.print(f"{name}: faces not scored: {skipped}", markup=False, highlight=False)
     doc = result.to_dict()
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -1292,9 +1292,11 @@ def scan_file(
             else:
                 pre = Prefetcher(reader.iter_frames(opt.every), depth=8)
                 frames = pre
+            stopped = False  # --max-seconds ended the source early: not a truncated file
             try:
                 for frame in frames:
                     if opt.max_seconds is not None and frame.time > opt.max_seconds + 1e-6:
+                        stopped = True
                         break
                     if is_image and annotate is not None:
                         image = frame.image
@@ -1321,7 +1323,7 @@ def scan_file(
                 res.annotated = str(annotate)
             elif writer is not None:
                 res.annotated = str(annotate)
-            problem = reader.incomplete() if isinstance(reader, VideoReader) else None
+            problem = reader.incomplete() if isinstance(reader, VideoReader) and not stopped else None
             if problem:
                 res.status, res.message = "partial", f"{src}: {problem} (the decodable frames were scanned)"
     except BadInputError as exc:

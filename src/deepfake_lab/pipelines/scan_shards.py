@@ -11,7 +11,8 @@ ranks are through, rank 0 merges the parts, in input order, into `out`:
 - `out.json`: the whole `detect --json` document.
 
 A file that fails on one rank is recorded with status "error" and its message; it does not stop the scan,
-and a re-run tries it again (files with any other status count as finished).
+and a re-run tries it again (files with any other status count as finished, unless their record lacks a key
+of the current schema version: those were written by an older version and are scanned again).
 """
 
 from __future__ import annotations
@@ -67,9 +68,16 @@ def read_finished(out: Path) -> dict[str, dict[str, Any]]:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash: that file is scanned again
-        if isinstance(rec, dict) and "source" in rec and rec.get("status") not in RETRIED:
+        if isinstance(rec, dict) and "source" in rec and rec.get("status") not in RETRIED and _current(rec):
             done[rec["source"]] = rec
     return done
+
+
+def _current(rec: dict[str, Any]) -> bool:
+    """Whether a file record has every key of the current schema (records of an older version are rescanned)."""
+    from deepfake_lab.pipelines.scan_schema import SCAN_SCHEMA
+
+    return all(k in rec for k in SCAN_SCHEMA["properties"]["files"]["items"]["required"])
 
 
 def _append_line(path: Path, rec: dict[str, Any]) -> None:
