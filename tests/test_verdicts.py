@@ -302,3 +302,53 @@ def test_web_end_event_and_result_carry_the_verdict(model, scan_media, tmp_path)
         assert st["result"]["files"][0]["verdict"] == "uncertain"
         bad = _upload(c, scan_media["face"], threshold="0.2", authentic_below="0.5")
         assert bad.status_code == 400 and "authentic_below" in bad.json()["error"]
+
+
+# ------------------------------------------------------------------------------------------- calibrate
+
+
+def test_calibrate_detector_on_real_media(scan_media, model) -> None:
+    from deepfake_lab.pipelines.calibrate import calibrate_detector, scores_of
+
+    cal, run = calibrate_detector(model, [scan_media["real"]], [scan_media["fake"]], target_fpr=0.1, unit="face")
+    assert cal["n_real"] == N_REAL + N_FAKE == run.real_scores.size and cal["unit"] == "face"
+    assert cal["fpr"] <= 0.1 and (run.real_scores >= cal["threshold"]).mean() == pytest.approx(cal["fpr"])
+    assert cal["tpr"] == pytest.approx((run.fake_scores >= cal["threshold"]).mean()) and cal["n_fake"] == 20
+    assert "per face: 20 scores" in cal["split"]
+    per_file = scores_of(run.reals, "file")
+    assert per_file.size == 1 and per_file[0] == pytest.approx(run.reals.files[0].score)
+    with pytest.raises(BadInputError, match="nothing to calibrate"):
+        calibrate_detector(model, [scan_media["blank"]])
+    with pytest.raises(BadInputError, match="--unit"):
+        calibrate_detector(model, [scan_media["real"]], unit="frame")
+
+
+def test_calibrate_cli_writes_the_card_that_detect_then_uses(scan_media, tiny_detector, tmp_path, capsys) -> None:
+    from deepfake_lab.cli import main
+
+    det = tmp_path / "det"
+    det.mkdir()
+    for p in Path(tiny_detector).iterdir():
+        (det / p.name).write_bytes(p.read_bytes())
+
+    def run(args):
+        with pytest.raises(SystemExit) as exc:
+            main([str(a) for a in args])
+        out = capsys.readouterr()
+        return (exc.value.code if isinstance(exc.value.code, int) else 0), out.out, out.err
+
+    code, out, err = run(["calibrate", scan_media["real"], "-m", det, "--unit", "face", "--target-fpr", "0.1",
+                          "--identities", "1", "--write", "-q"])  # fmt: skip
+    assert code == 0, err
+    assert "false-positive rate" in out and "calibration stored" in out
+    card = json.loads(next(det.glob("*.json")).read_text())
+    assert card["calibration"]["n_real"] == 20 and card["calibration"]["n_real_identities"] == 1
+    assert card["name"] == "tiny-meso4-rb-swap"  # the rest of the card is kept
+    code, out, _ = run(["detect", scan_media["real"], "-m", det, "-q", "--no-provenance"])
+    assert code == 0 and "calibrated in the detector card for 10% false positives on 20 held-out real faces" in out
+    code, _, err = run(["calibrate", scan_media["blank"], "-m", det, "-q"])
+    assert code == 2 and "nothing to calibrate" in err and err.count("\n") == 1
+    code, _, err = run(["calibrate", scan_media["real"], "--write", "-q"])
+    assert code == 2 and "--write needs --model" in err
+    code, _, err = run(["calibrate", scan_media["face"], "-m", det, "-q"])  # 1 score: the note says so
+    assert code == 0 and "allows no false positive" in err
