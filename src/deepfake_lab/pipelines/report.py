@@ -207,7 +207,7 @@ VERDICT_TEXT = {
 
 
 def verdict_words(f: FileScan, options: ScanOptions | None = None) -> str:
-    """The verdict in words, with the reason for "not_evaluated" (e.g. "not evaluated: face smaller than 40 px")."""
+    """The verdict in words, with the reason for "not_evaluated" (e.g. "not evaluated: face smaller than 32 px")."""
     text = VERDICT_TEXT.get(f.verdict, f.verdict)
     return f"{text}: {reason_text(f.reason, options)}" if f.reason else text
 

@@ -413,7 +413,7 @@ def verdict_band(card: dict[str, Any] | None, options: ScanOptions | None = None
 
 
 def reason_text(reason: str | None, options: ScanOptions | None = None) -> str:
-    """Words for a not-evaluated reason (with the limit that applied), e.g. "face smaller than 40 px"."""
+    """Words for a not-evaluated reason (with the limit that applied), e.g. "face smaller than 32 px"."""
     opt = options or ScanOptions()
     return {
         "face_too_small": f"face smaller than {opt.min_face_size:g} px",
