@@ -38,6 +38,7 @@ _COMMAND_MODULES = [
     "deepfake_lab.cli.swap_cmd",
     "deepfake_lab.cli.bench_cmd",
     "deepfake_lab.cli.detect_cmd",
+    "deepfake_lab.cli.calibrate_cmd",
     "deepfake_lab.cli.demo_cmd",
     "deepfake_lab.cli.serve_cmd",
     "deepfake_lab.cli.provenance_cmd",

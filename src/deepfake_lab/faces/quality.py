@@ -23,13 +23,18 @@ def blur_score(image: np.ndarray, size: int = 128) -> float:
     Returns:
         Non-negative float.
     """
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-    if gray.shape[0] != size or gray.shape[1] != size:
-        interp = cv2.INTER_AREA if gray.shape[0] > size else cv2.INTER_LINEAR
-        gray = cv2.resize(gray, (size, size), interpolation=interp)
     b = int(round(size * 0.15))
-    centre = gray[b : size - b, b : size - b]
-    return float(cv2.Laplacian(centre, cv2.CV_32F).var())
+    if image.shape[0] == size and image.shape[1] == size:  # crop first: fewer pixels to convert
+        image = np.ascontiguousarray(image[b : size - b, b : size - b])
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    else:
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+        interp = cv2.INTER_AREA if gray.shape[0] > size else cv2.INTER_LINEAR
+        gray = cv2.resize(gray, (size, size), interpolation=interp)[b : size - b, b : size - b]
+    # int16 Laplacian (exact for uint8) + cv2.meanStdDev: ~3x faster than float32 + ndarray.var(), same value;
+    # the scan measures every face it scores
+    _, sd = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_16S if gray.dtype == np.uint8 else cv2.CV_32F))
+    return float(sd[0, 0]) ** 2
 
 
 def yaw_ratio(face: Face) -> float:

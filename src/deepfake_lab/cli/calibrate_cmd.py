@@ -1,0 +1,89 @@
+"""`deepfake-lab calibrate REALS... --model M`: choose a detector's verdict band on real media of unseen people.
+
+Argument handling and display only; the work is `deepfake_lab.pipelines.calibrate`.
+Exit codes: 0 done; 2 bad input (no real score, bad options, a card that cannot be written).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import typer
+from rich.console import Console
+
+from deepfake_lab.errors import BadInputError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `calibrate` command to the CLI app."""
+    app.command("calibrate")(calibrate_command)
+
+
+def calibrate_command(
+    reals: list[str] = typer.Argument(
+        ..., metavar="REALS...", help="Real videos/images/folders of people the detector never saw in training."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", "-m", help="Exported detector (run dir, export dir or .safetensors); default: shipped one."
+    ),
+    fakes: list[str] | None = typer.Option(
+        None, "--fakes", help="Manipulated media (repeatable), only to report the true-positive rate."
+    ),
+    target_fpr: float = typer.Option(0.05, "--target-fpr", help="False-positive rate at the threshold."),
+    uncertain_fpr: float | None = typer.Option(
+        None, "--uncertain-fpr", help="Rate that sets the lower band edge (default 4 x --target-fpr, at most 0.5)."
+    ),
+    unit: str = typer.Option("file", "--unit", help="One score per file (what verdicts use) | per face."),
+    identities: int | None = typer.Option(None, "--identities", help="How many people the real media show."),
+    split: str = typer.Option("", "--split", help="What the real media are (stored in the card)."),
+    write: bool = typer.Option(False, "--write", help="Store the result as the card's calibration (needs --model)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Choose a detector's verdict band on held-out real media: the threshold that calls at most --target-fpr
+    of them manipulated. Prints the card's "calibration" entry; --write stores it in the card."""
+    from deepfake_lab.cli.detect_cmd import _RichScanProgress
+    from deepfake_lab.pipelines.calibrate import calibrate_detector, write_calibration
+    from deepfake_lab.pipelines.scan import load_detector
+
+    cv2.setNumThreads(1)
+    if write and model is None:
+        raise BadInputError("--write needs --model: the shipped detector's card is not rewritten")
+    out, err = Console(soft_wrap=True), Console(stderr=True)
+    det = load_detector(model)
+    progress = _RichScanProgress(err, enabled=not quiet and err.is_terminal)
+    with progress.bar:
+        cal, run = calibrate_detector(
+            det,
+            reals,
+            fakes or None,
+            target_fpr=target_fpr,
+            uncertain_fpr=uncertain_fpr,
+            unit=unit,
+            split=split,
+            n_real_identities=identities,
+            progress=progress,
+        )
+    n = cal["n_real"]
+    if n * target_fpr < 1:
+        err.print(
+            f"note: with {n} real scores a {100 * target_fpr:g}% rate allows no false positive at all: the "
+            "threshold sits just above the highest real score; calibrate on more real media",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    skipped = sum(1 for f in run.reals.files if f.score is None)
+    tpr = "" if cal["tpr"] is None else f", true-positive rate {100 * cal['tpr']:.1f}% on {cal['n_fake']} fakes"
+    out.print(
+        f"{det.name}: manipulated from {cal['threshold']:.4f}, uncertain from {cal['authentic_below']:.4f}; "
+        f"false-positive rate {100 * cal['fpr']:.1f}% on {n} real {unit} scores{tpr}"
+        + (f" ({skipped} real file(s) gave no score: no face or not evaluated)" if skipped else ""),
+        markup=False,
+        highlight=False,
+    )
+    out.print(json.dumps({"calibration": cal}, indent=1), markup=False, highlight=False)
+    if write:
+        path = write_calibration(model, cal)  # type: ignore[arg-type]
+        out.print(f"card: {path} (calibration stored)", markup=False, highlight=False)

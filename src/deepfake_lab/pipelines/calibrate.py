@@ -1,0 +1,120 @@
+"""Calibrate a detector's verdict band on real media of people it never saw, and store it in its model card.
+
+`calibrate_detector` scans held-out REAL media (and optionally fakes, for the true-positive rate) with the
+scanner's own options, takes the scores the verdicts are given on (per file, or per scored face), and returns
+`metrics.calibration.calibrate`'s dict; `write_calibration` stores it as the card's "calibration" entry, which
+`detect`, the web service and the demo then use (`pipelines.scan.verdict_band`).
+
+Example:
+    >>> from deepfake_lab.pipelines.calibrate import calibrate_detector, write_calibration
+    >>> cal, _ = calibrate_detector(load_detector("runs/x/export"), ["reals/"], target_fpr=0.05)  # doctest: +SKIP
+    >>> write_calibration("runs/x/export", cal)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.metrics.calibration import calibrate
+from deepfake_lab.pipelines.scan import DetectorModel, ScanOptions, ScanProgress, ScanResult, scan_paths
+from deepfake_lab.train.checkpoint import read_card, resolve_export
+
+__all__ = ["UNITS", "CalibrationRun", "calibrate_detector", "scores_of", "write_calibration"]
+
+UNITS = ("file", "face")
+"""What one calibration score is: a file's score (what a file verdict is given on) or one scored face."""
+
+
+@dataclass
+class CalibrationRun:
+    """The scans a calibration was computed from, and the scores it used ((N,) and (M,) float64)."""
+
+    reals: ScanResult
+    fakes: ScanResult | None
+    real_scores: np.ndarray
+    fake_scores: np.ndarray
+
+
+def scores_of(result: ScanResult, unit: str = "file") -> np.ndarray:
+    """Scores of a scan: each scored file's score ("file") or each scored face's probability ("face")."""
+    if unit not in UNITS:
+        raise BadInputError(f"--unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    if unit == "file":
+        vals = [f.score for f in result.files if f.score is not None]
+    else:
+        vals = [fc.prob for f in result.files for fr in f.frames for fc in fr.faces if fc.evaluated]
+    return np.asarray(vals, dtype=np.float64)
+
+
+def calibrate_detector(
+    model: DetectorModel,
+    reals: Sequence[str | Path],
+    fakes: Sequence[str | Path] | None = None,
+    *,
+    target_fpr: float = 0.05,
+    uncertain_fpr: float | None = None,
+    unit: str = "file",
+    options: ScanOptions | None = None,
+    split: str = "",
+    n_real_identities: int | None = None,
+    progress: ScanProgress | None = None,
+) -> tuple[dict[str, Any], CalibrationRun]:
+    """Scan held-out real (and fake) media and compute the card's "calibration" dict from their scores.
+
+    Args:
+        model: the detector (`load_detector`).
+        reals: files/folders of REAL media of people the detector never saw in training.
+        fakes: files/folders of manipulated media (only for the reported true-positive rate), or None.
+        target_fpr, uncertain_fpr: see `metrics.calibration.calibrate`.
+        unit: "file" (the score a file verdict is given on) or "face" (each scored face).
+        options: scan options (the same gates as `detect`: faces not evaluated give no score).
+        split: what the reals were (default: the unit, the count and the paths).
+        n_real_identities: how many different people the reals show, when known.
+
+    Returns:
+        (calibration dict, `CalibrationRun` with the scans and scores).
+
+    Raises:
+        BadInputError: bad unit or rates, or no real score at all.
+    """
+    if unit not in UNITS:
+        raise BadInputError(f"--unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    if not 0.0 < target_fpr < 1.0:
+        raise BadInputError(f"--target-fpr must be in (0, 1), got {target_fpr}")
+    opt = options or ScanOptions()
+    real_scan = scan_paths(list(reals), model, opt, progress=progress, provenance=False)
+    real = scores_of(real_scan, unit)
+    if real.size == 0:
+        raise BadInputError("no real face was scored (none found, or none could be evaluated): nothing to calibrate on")
+    fake_scan = scan_paths(list(fakes), model, opt, progress=progress, provenance=False) if fakes else None
+    fake = scores_of(fake_scan, unit) if fake_scan is not None else np.zeros(0)
+    text = split or (
+        f"per {unit}: {real.size} scores of held-out real media ({', '.join(str(p) for p in reals)[:300]}), "
+        f"scanned with detect's defaults"
+    )
+    cal = calibrate(real, fake if fake.size else None, target_fpr=target_fpr, uncertain_fpr=uncertain_fpr,
+                    n_real_identities=n_real_identities, split=text)  # fmt: skip
+    cal["unit"] = unit
+    return cal, CalibrationRun(real_scan, fake_scan, real, fake)
+
+
+def write_calibration(model_path: str | Path, calibration: dict[str, Any]) -> Path:
+    """Store `calibration` as the "calibration" entry of an exported detector's card (other keys kept).
+
+    The card is rewritten atomically (temporary file + rename). Returns the card's path.
+    """
+    _, card_path = resolve_export(Path(model_path))
+    card = read_card(card_path)
+    card["calibration"] = calibration
+    tmp = card_path.with_name(card_path.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, card_path)
+    return card_path
