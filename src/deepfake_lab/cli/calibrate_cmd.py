@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
-import cv2
 import typer
 from rich.console import Console
 
+from deepfake_lab.cli.options import detector_option, quiet_option
 from deepfake_lab.errors import BadInputError
 
 
@@ -25,9 +26,7 @@ def calibrate_command(
     reals: list[str] = typer.Argument(
         ..., metavar="REALS...", help="Real videos/images/folders of people the detector never saw in training."
     ),
-    model: Path | None = typer.Option(
-        None, "--model", "-m", help="Exported detector (run dir, export dir or .safetensors); default: shipped one."
-    ),
+    model: Path | None = detector_option(),
     fakes: list[str] | None = typer.Option(
         None, "--fakes", help="Manipulated media (repeatable), only to report the true-positive rate."
     ),
@@ -35,14 +34,18 @@ def calibrate_command(
     uncertain_fpr: float | None = typer.Option(
         None, "--uncertain-fpr", help="Rate that sets the lower band edge (default 4 x --target-fpr, at most 0.5)."
     ),
-    unit: str = typer.Option("file", "--unit", help="One score per file (what verdicts use) | per face."),
+    unit: Literal["file", "face"] = typer.Option(
+        "file", "--unit", help="One score per file (what verdicts use) or per face."
+    ),
     identities: int | None = typer.Option(None, "--identities", help="How many people the real media show."),
     split: str = typer.Option("", "--split", help="What the real media are (stored in the card)."),
     write: bool = typer.Option(False, "--write", help="Store the result as the card's calibration (needs --model)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Choose a detector's verdict band on held-out real media: the threshold that calls at most --target-fpr
     of them manipulated. Prints the card's "calibration" entry; --write stores it in the card."""
+    import cv2
+
     from deepfake_lab.cli.detect_cmd import _RichScanProgress
     from deepfake_lab.pipelines.calibrate import calibrate_detector, write_calibration
     from deepfake_lab.pipelines.scan import load_detector
