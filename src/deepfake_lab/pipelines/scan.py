@@ -1232,7 +1232,7 @@ def _provenance(path: Path) -> dict[str, Any] | None:
 
     Bounded: the C2PA manifest, then at most `PROVENANCE_FRAMES` frames (key frames at evenly spaced times,
     one seek each), stopping after `PROVENANCE_CONFIRM` frames agree on a payload; the report's
-    `watermark.frames_checked` / `sample_limit` / `stopped_early` and `seconds` say what it cost."""
+    `watermark.frames_checked` / `sample_limit` / `stopped_early` say what it cost."""
     try:
         from deepfake_lab.provenance import inspect_provenance  # type: ignore[attr-defined]
     except ImportError:

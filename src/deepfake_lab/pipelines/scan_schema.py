@@ -110,8 +110,7 @@ _INFO = {
 # checked; optional ones (not in `required`) were added later and may be missing from older documents:
 # `watermark.sample_limit` (the most frames the check would decode), `watermark.frames_checked` (how many it
 # did: the scan stops once 3 frames agree on a payload), `watermark.stopped_early`, `watermark.sampling`
-# ("keyframes" for scans: key frames at evenly spaced times), `watermark.frame_indices` and `seconds` (wall
-# time of the check).
+# ("keyframes" for scans: key frames at evenly spaced times) and `watermark.frame_indices`.
 _WATERMARK = {
     "type": "object",
     "required": ["frames_checked", "frames_found", "fraction", "payload"],
@@ -135,7 +134,6 @@ _PROVENANCE = {
         "watermark": _WATERMARK,
         "labelled_synthetic": {"type": "boolean"},
         "summary": {"type": "string"},
-        "seconds": {"type": ["number", "null"], "minimum": 0.0},
         "error": {"type": "string"},
     },
 }

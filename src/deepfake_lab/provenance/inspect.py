@@ -10,7 +10,6 @@ Example:
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -78,7 +77,6 @@ class ProvenanceReport:
         labelled_synthetic: either label says the file is generated (a valid synthetic C2PA claim or a
             watermark found in at least half of the checked frames).
         summary: one line for people.
-        seconds: wall time of the whole check (manifest + watermark).
     """
 
     path: str
@@ -87,7 +85,6 @@ class ProvenanceReport:
     watermark: WatermarkInfo
     labelled_synthetic: bool = False
     summary: str = ""
-    seconds: float | None = None
     format_version: int = REPORT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -208,7 +205,6 @@ def inspect_provenance(
     Raises:
         BadInputError: missing or unreadable file.
     """
-    t0 = time.perf_counter()
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"{p} is not a file")
@@ -275,7 +271,6 @@ def inspect_provenance(
         (c2.present and c2.valid and c2.synthetic) or (found and wm.fraction >= 0.5) or wm.pooled_payload
     )
     rep.summary = _summary(rep)
-    rep.seconds = round(time.perf_counter() - t0, 4)
     return rep
 
 
