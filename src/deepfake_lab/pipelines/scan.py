@@ -14,6 +14,17 @@ Scores (the detector's `probs`, probability that a face is FAKE):
 - file: the highest track score over tracks with at least `min_track_faces` scored faces (all tracks when
   none is that long), so one manipulated person is not averaged away by a real one.
 
+Verdicts (schema version 2): a score becomes "authentic" (below `authentic_below`), "uncertain" (from
+`authentic_below` to below `threshold`) or "manipulated" (from `threshold`); the band is the detector card's
+"calibration" (a threshold chosen for a stated false-positive rate on held-out real faces of unseen people,
+`metrics.calibration`), else the uncalibrated default 0.5 / 0.3, unless `ScanOptions.threshold` /
+`authentic_below` override it (`verdict_band`). A face is scored only when the model can back a number:
+faces smaller than `min_face_size` source pixels or with a sharpness (`faces.quality.blur_score` of the aligned
+crop) below `min_sharpness` are kept, tracked and reported with a reason but not scored ("face_too_small",
+"face_too_blurry"). A file whose faces were all unscorable, or a video with fewer than `min_frames` frames
+with a scored face ("too_few_frames"), is "not_evaluated" (with that reason) instead of a score; "no_face"
+and "error" stay.
+
 Aggregation rules (`AGGREGATIONS`, from `metrics.detection`): "mean"; "max"; "confident" — the DFDC
 winner's confident strategy: when more than floor(n / 2.5) and more than 11 of the n probabilities exceed
 0.8, the mean of those; else when more than 90 % are below 0.2, the mean of those; else the plain mean.
@@ -23,7 +34,7 @@ Example:
     >>> result = scan_paths(["clip.mp4", "photos/"], load_detector("model.safetensors"))  # doctest: +SKIP
     >>> [(f.source, f.score, f.verdict) for f in result.files]  # doctest: +SKIP
     >>> result.to_dict()["schema_version"]  # doctest: +SKIP
-    1
+    2
 """
 
 from __future__ import annotations
@@ -56,8 +67,10 @@ from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError, DeepfakeLabError
 from deepfake_lab.faces.align import align_face
 from deepfake_lab.faces.detect import FaceDetector, create_detector
+from deepfake_lab.faces.quality import blur_score
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face, landmark_box
+from deepfake_lab.metrics.calibration import check_calibration, default_calibration, verdict_for
 from deepfake_lab.metrics.detection import AGGREGATIONS, aggregate, confident_strategy
 from deepfake_lab.pipelines.extract import ExtractOptions, collect_sources
 from deepfake_lab.train.checkpoint import load_exported, resolve_export
@@ -71,6 +84,8 @@ __all__ = [
     "DETECTOR_ENV",
     "SCHEMA_ID",
     "SCHEMA_VERSION",
+    "FILE_VERDICTS",
+    "NOT_EVALUATED_REASONS",
     "DetectorModel",
     "FaceScore",
     "FileScan",
@@ -89,10 +104,16 @@ __all__ = [
     "load_detector",
     "scan_file",
     "scan_paths",
+    "reason_text",
+    "verdict_band",
 ]
 
 SCHEMA_ID = "deepfake-lab/scan"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+FILE_VERDICTS = ("authentic", "uncertain", "manipulated", "not_evaluated", "no_face", "error")
+"""Verdicts of a file (and, but for no_face/error, of a track)."""
+NOT_EVALUATED_REASONS = ("face_too_small", "face_too_blurry", "too_few_frames")
+"""Why a face, track or file has no score: see `ScanOptions.min_face_size`, `min_sharpness`, `min_frames`."""
 DEFAULT_DETECTOR = Path(__file__).resolve().parent.parent / "assets" / "detector-default.safetensors"
 """The shipped detector (weights; its card is the `.json` beside it)."""
 OUTPUT_MARK = "deepfake-lab detect"
@@ -275,7 +296,16 @@ class ScanOptions:
             interpolate landmarks in between, follow faces that enter or leave (1 = every frame).
         every: process one frame in this many (1 = all frames; others are decoded but not scored).
         aggregation: "confident", "mean" or "max" (per track; see the module docstring).
-        threshold: a file whose score reaches this is called "manipulated".
+        threshold: a score from this is "manipulated"; None = the detector card's calibration (else 0.5).
+            An explicit threshold without `authentic_below` leaves no "uncertain" band.
+        authentic_below: a score below this is "authentic", from it to `threshold` "uncertain"; None = the
+            card's calibration band (or, with an explicit `threshold`, the threshold itself).
+        min_face_size: faces smaller than this (longer side of the landmark box, source pixels) are tracked
+            and reported but not scored (reason "face_too_small").
+        min_sharpness: faces whose aligned crop has a `blur_score` below this are not scored
+            ("face_too_blurry"); 0 = no sharpness check.
+        min_frames: a video, sequence or live source with fewer frames holding a scored face is
+            "not_evaluated" ("too_few_frames"); images need one.
         min_track_faces: tracks with fewer scored faces do not decide the file score (unless all are short).
         batch_size: crops per detector call.
         precision: "auto" (bf16 when faster), "fp32" or "bf16".
@@ -293,7 +323,11 @@ class ScanOptions:
     detect_every: int = 5
     every: int = 1
     aggregation: str = "confident"
-    threshold: float = 0.5
+    threshold: float | None = None
+    authentic_below: float | None = None
+    min_face_size: float = 32.0
+    min_sharpness: float = 25.0
+    min_frames: int = 5
     min_track_faces: int = 3
     batch_size: int = 32
     precision: str = "auto"
@@ -314,8 +348,20 @@ class ScanOptions:
             raise BadInputError(f"--every must be >= 1, got {self.every}")
         if self.aggregation not in AGGREGATIONS:
             raise BadInputError(f"--aggregate must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
-        if not 0.0 <= self.threshold <= 1.0:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise BadInputError(f"--threshold must be in 0..1, got {self.threshold}")
+        if self.authentic_below is not None and not 0.0 <= self.authentic_below <= 1.0:
+            raise BadInputError(f"--authentic-below must be in 0..1, got {self.authentic_below}")
+        if self.threshold is not None and self.authentic_below is not None and self.authentic_below > self.threshold:
+            raise BadInputError(
+                f"--authentic-below ({self.authentic_below}) must not exceed --threshold ({self.threshold})"
+            )
+        if self.min_face_size < 0:
+            raise BadInputError(f"--min-face-size must be >= 0, got {self.min_face_size}")
+        if self.min_sharpness < 0:
+            raise BadInputError(f"--min-sharpness must be >= 0, got {self.min_sharpness}")
+        if self.min_frames < 1:
+            raise BadInputError(f"--min-frames must be >= 1, got {self.min_frames}")
         if self.batch_size < 1:
             raise BadInputError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -332,20 +378,73 @@ class ScanOptions:
             raise BadInputError(f"--threads must be >= 1, got {self.threads}")
 
 
+def verdict_band(card: dict[str, Any] | None, options: ScanOptions | None = None) -> dict[str, Any]:
+    """The verdict band a scan uses: {"threshold", "authentic_below", "source", "calibration"}.
+
+    `source` says where the band came from: "card" (the detector card's "calibration", see
+    `metrics.calibration`), "default" (no calibration in the card: threshold 0.5, authentic below 0.3,
+    uncalibrated) or "option" (`threshold` / `authentic_below` given explicitly; an explicit threshold alone
+    leaves no uncertain band, an explicit lower edge above the card's threshold is refused). `calibration` is
+    the card's dict (None without one).
+
+    Raises:
+        BadInputError: a malformed card calibration, or an `authentic_below` above the threshold.
+    """
+    opt = options or ScanOptions()
+    cal = (card or {}).get("calibration")
+    if cal is not None:
+        cal = check_calibration(cal)
+        base = {
+            "threshold": float(cal["threshold"]),
+            "authentic_below": float(cal.get("authentic_below", cal["threshold"])),
+        }
+    else:
+        base = default_calibration()
+    band = {**base, "source": "card" if cal is not None else "default", "calibration": cal}
+    if opt.threshold is not None:
+        band.update(threshold=float(opt.threshold), authentic_below=float(opt.threshold), source="option")
+    if opt.authentic_below is not None:
+        band.update(authentic_below=float(opt.authentic_below), source="option")
+    if band["authentic_below"] > band["threshold"]:
+        raise BadInputError(
+            f"--authentic-below ({band['authentic_below']:g}) must not exceed the threshold ({band['threshold']:g})"
+        )
+    return band
+
+
+def reason_text(reason: str | None, options: ScanOptions | None = None) -> str:
+    """Words for a not-evaluated reason (with the limit that applied), e.g. "face smaller than 40 px"."""
+    opt = options or ScanOptions()
+    return {
+        "face_too_small": f"face smaller than {opt.min_face_size:g} px",
+        "face_too_blurry": f"face too blurry (sharpness below {opt.min_sharpness:g})",
+        "too_few_frames": f"fewer than {opt.min_frames} frames with a scorable face",
+        None: "",
+    }.get(reason, str(reason))
+
+
 @dataclass
 class FaceScore:
-    """One scored face: track id, box (x0, y0, x1, y1 frame pixels), probability of FAKE, whether its
-    landmarks were interpolated (True) or detected (False)."""
+    """One face: track id, box (x0, y0, x1, y1 frame pixels), probability of FAKE (NaN when not evaluated),
+    whether its landmarks were interpolated (True) or detected (False), the sharpness of its aligned crop
+    (`blur_score`, None when not measured) and why it was not scored (None: scored)."""
 
     track: int
     box: tuple[float, float, float, float]
     prob: float = float("nan")
     tracked: bool = False
+    sharpness: float | None = None
+    reason: str | None = None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.reason is None and bool(np.isfinite(self.prob))
 
 
 @dataclass
 class FrameScore:
-    """One processed frame: index, time (s), faces; `prob` is the highest face probability (None: no face)."""
+    """One processed frame: index, time (s), faces; `prob` is the highest probability of its scored faces
+    (None: no face, or none scorable)."""
 
     index: int
     time: float
@@ -353,24 +452,32 @@ class FrameScore:
 
     @property
     def prob(self) -> float | None:
-        return max(f.prob for f in self.faces) if self.faces else None
+        probs = [f.prob for f in self.faces if f.evaluated]
+        return max(probs) if probs else None
 
     @property
     def status(self) -> str:
-        return "faces" if self.faces else "no_face"
+        """The frame's status: "faces" (a scored face), "not_evaluated" (faces, none scorable), "no_face"."""
+        if not self.faces:
+            return "no_face"
+        return "faces" if any(f.evaluated for f in self.faces) else "not_evaluated"
 
 
 @dataclass
 class TrackScore:
-    """A face track: aggregated score, mean and max probability, number of faces, first/last time."""
+    """A face track: aggregated score, mean and max probability over its scored faces (None when it has
+    none), number of scored faces, first/last time, faces not scored by reason, verdict (and its reason)."""
 
     track: int
     faces: int
     first_time: float
     last_time: float
-    score: float
-    mean: float
-    max: float
+    score: float | None
+    mean: float | None
+    max: float | None
+    not_evaluated: dict[str, int] = field(default_factory=dict)
+    verdict: str = "not_evaluated"
+    reason: str | None = None
 
 
 @dataclass
@@ -398,7 +505,10 @@ class FileScan:
         frames_dropped: frames skipped in realtime mode to keep latency bounded.
         seconds: wall time of the scan (opening, decoding, faces, detector; not the provenance check).
         tracks: per-track scores (filled by `finish`).
-        score: file score (None when no face was scored).
+        score: file score (None when no face was scored, or the file is not evaluated).
+        verdict: one of `FILE_VERDICTS`.
+        reason: why the verdict is "not_evaluated" (one of `NOT_EVALUATED_REASONS`), else None.
+        band: the verdict band used (`verdict_band`).
         suspicious: the most suspicious crops (not in the JSON).
         provenance: provenance findings (dict) or None.
         annotated: path of the annotated output, if any.
@@ -415,6 +525,8 @@ class FileScan:
     tracks: list[TrackScore] = field(default_factory=list)
     score: float | None = None
     verdict: str = "error"
+    reason: str | None = None
+    band: dict[str, Any] = field(default_factory=dict)
     suspicious: list[Suspicious] = field(default_factory=list)
     provenance: dict[str, Any] | None = None
     annotated: str | None = None
@@ -425,43 +537,77 @@ class FileScan:
 
     @property
     def faces_scored(self) -> int:
-        return sum(len(f.faces) for f in self.frames)
+        return sum(1 for fr in self.frames for f in fr.faces if f.evaluated)
+
+    @property
+    def frames_evaluated(self) -> int:
+        """Frames with at least one scored face."""
+        return sum(1 for fr in self.frames if fr.status == "faces")
+
+    @property
+    def faces_not_evaluated(self) -> dict[str, int]:
+        """Faces found but not scored, by reason."""
+        out: dict[str, int] = {}
+        for fr in self.frames:
+            for f in fr.faces:
+                if not f.evaluated:
+                    key = f.reason or "face_too_small"
+                    out[key] = out.get(key, 0) + 1
+        return out
 
     @property
     def fps(self) -> float:
         return len(self.frames) / self.seconds if self.seconds > 0 else 0.0
 
-    def finish(self, opt: ScanOptions) -> None:
-        """Compute per-track scores, the file score and the verdict from the frames."""
-        by_track: dict[int, list[tuple[float, float]]] = {}
+    def finish(self, opt: ScanOptions, band: dict[str, Any] | None = None) -> None:
+        """Compute per-track scores, the file score and the verdicts from the frames.
+
+        Args:
+            opt: the scan options (aggregation rule, `min_track_faces`, `min_frames`).
+            band: the verdict band (`verdict_band`); default: `verdict_band(None, opt)`.
+        """
+        self.band = band if band is not None else verdict_band(None, opt)
+        by_track: dict[int, list[tuple[float, FaceScore]]] = {}
         for fr in self.frames:
             for f in fr.faces:
-                if np.isfinite(f.prob):
-                    by_track.setdefault(f.track, []).append((fr.time, f.prob))
+                by_track.setdefault(f.track, []).append((fr.time, f))
+        video = self.kind in ("video", "sequence", "live")
         self.tracks = []
         for tid, items in sorted(by_track.items()):
-            p = np.array([v for _, v in items], np.float64)
-            self.tracks.append(
-                TrackScore(
-                    tid,
-                    len(p),
-                    items[0][0],
-                    items[-1][0],
-                    aggregate(p, opt.aggregation),
-                    float(p.mean()),
-                    float(p.max()),
-                )
-            )
+            p = np.array([f.prob for _, f in items if f.evaluated], np.float64)
+            skipped: dict[str, int] = {}
+            for _, f in items:
+                if not f.evaluated:
+                    skipped[f.reason or "face_too_small"] = skipped.get(f.reason or "face_too_small", 0) + 1
+            t = TrackScore(tid, len(p), items[0][0], items[-1][0], None, None, None, skipped)
+            if len(p):
+                t.score, t.mean, t.max = aggregate(p, opt.aggregation), float(p.mean()), float(p.max())
+            if not len(p):
+                t.verdict, t.reason = "not_evaluated", max(skipped, key=lambda k: skipped[k])
+            elif video and len(p) < opt.min_frames:
+                t.verdict, t.reason = "not_evaluated", "too_few_frames"
+            else:
+                t.verdict = verdict_for(t.score, self.band)  # type: ignore[arg-type]
+            self.tracks.append(t)
+        self.score, self.reason = None, None
         if self.status == "error":
-            self.score, self.verdict = None, "error"
+            self.verdict = "error"
             return
         if not self.tracks:
-            self.score, self.verdict = None, "no_face"
+            self.verdict = "no_face"
             return
-        longest = max(t.faces for t in self.tracks)
-        deciding = [t for t in self.tracks if t.faces >= min(opt.min_track_faces, longest)]
-        self.score = max(t.score for t in deciding)
-        self.verdict = "manipulated" if self.score >= opt.threshold else "authentic"
+        scored = [t for t in self.tracks if t.faces]
+        if not scored:
+            skipped = self.faces_not_evaluated
+            self.verdict, self.reason = "not_evaluated", max(skipped, key=lambda k: skipped[k])
+            return
+        if video and self.frames_evaluated < opt.min_frames:
+            self.verdict, self.reason = "not_evaluated", "too_few_frames"
+            return
+        longest = max(t.faces for t in scored)
+        deciding = [t for t in scored if t.faces >= min(opt.min_track_faces, longest)]
+        self.score = max(t.score for t in deciding)  # type: ignore[type-var]
+        self.verdict = verdict_for(self.score, self.band)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -484,10 +630,15 @@ class ScanResult:
         """Files whose score exceeds `above`."""
         return [f for f in self.files if f.score is not None and f.score > above]
 
+    @property
+    def band(self) -> dict[str, Any]:
+        """The verdict band of this scan (`verdict_band` of the model card and the options)."""
+        return verdict_band(self.model.card, self.options)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (schema `deepfake-lab/scan` version `SCHEMA_VERSION`, see `scan_schema`)."""
         opt = self.options
-        scores = [f.score for f in self.files if f.score is not None]
+        band = self.band
         return {
             "schema": SCHEMA_ID,
             "schema_version": SCHEMA_VERSION,
@@ -501,16 +652,47 @@ class ScanResult:
                 "track": _RULE_TEXT[opt.aggregation],
                 "file": f"max over track scores of tracks with >= {opt.min_track_faces} scored faces "
                 "(all tracks when none is that long)",
-                "threshold": opt.threshold,
+                "threshold": band["threshold"],
             },
-            "summary": {
-                "files": len(self.files),
-                "errors": len(self.errors),
-                "manipulated": sum(1 for f in self.files if f.verdict == "manipulated"),
-                "max_score": _r(max(scores)) if scores else None,
-            },
+            "verdicts": verdicts_dict(band, opt),
+            "summary": summary_dict([_file_dict(f, verbose=False) for f in self.files]),
             "files": [_file_dict(f) for f in self.files],
         }
+
+
+def verdicts_dict(band: dict[str, Any], opt: ScanOptions) -> dict[str, Any]:
+    """The document's "verdicts" entry: the band, where it came from, and the not-evaluated limits."""
+    source = {
+        "card": "the detector card's calibration (threshold for a stated false-positive rate on held-out real faces)",
+        "default": "default band: the detector card has no calibration, so these numbers are NOT calibrated",
+        "option": "set by the user (--threshold / --authentic-below)",
+    }[band["source"]]
+    return {
+        "threshold": band["threshold"],
+        "authentic_below": band["authentic_below"],
+        "source": band["source"],
+        "source_text": source,
+        "calibration": band["calibration"],
+        "rule": "score < authentic_below: authentic; authentic_below <= score < threshold: uncertain; "
+        "score >= threshold: manipulated",
+        "min_face_size": opt.min_face_size,
+        "min_sharpness": opt.min_sharpness,
+        "min_frames": opt.min_frames,
+        "not_evaluated": {r: reason_text(r, opt) for r in NOT_EVALUATED_REASONS},
+    }
+
+
+def summary_dict(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document's "summary" from its file objects: counts per verdict, errors, highest score."""
+    scores = [f["score"] for f in files if f.get("score") is not None]
+    out: dict[str, Any] = {
+        "files": len(files),
+        "errors": sum(1 for f in files if f.get("status") in ("error", "partial")),
+    }
+    for v in FILE_VERDICTS:
+        out[v] = sum(1 for f in files if f.get("verdict") == v)
+    out["max_score"] = _r(max(scores)) if scores else None
+    return out
 
 
 _RULE_TEXT = {
@@ -525,8 +707,8 @@ def _r(v: float | None, nd: int = 4) -> float | None:
     return None if v is None or not np.isfinite(v) else round(float(v), nd)
 
 
-def _file_dict(f: FileScan) -> dict[str, Any]:
-    return {
+def _file_dict(f: FileScan, verbose: bool = True) -> dict[str, Any]:
+    out = {
         "source": f.source,
         "kind": f.kind,
         "status": f.status,
@@ -534,46 +716,57 @@ def _file_dict(f: FileScan) -> dict[str, Any]:
         "info": f.info,
         "score": _r(f.score),
         "verdict": f.verdict,
+        "reason": f.reason,
         "frames_scanned": len(f.frames),
         "frames_with_faces": len(f.frames) - f.frames_without_faces,
         "frames_without_faces": f.frames_without_faces,
+        "frames_evaluated": f.frames_evaluated,
         "frames_dropped": f.frames_dropped,
         "faces_scored": f.faces_scored,
+        "faces_not_evaluated": f.faces_not_evaluated,
         "seconds": round(f.seconds, 3),
         "fps": round(f.fps, 2),
-        "tracks": [
-            {
-                "track": t.track,
-                "faces": t.faces,
-                "first_time": round(t.first_time, 4),
-                "last_time": round(t.last_time, 4),
-                "score": _r(t.score),
-                "mean": _r(t.mean),
-                "max": _r(t.max),
-            }
-            for t in f.tracks
-        ],
-        "frames": [
-            {
-                "index": fr.index,
-                "time": round(fr.time, 4),
-                "status": fr.status,
-                "prob": _r(fr.prob),
-                "faces": [
-                    {
-                        "track": fc.track,
-                        "box": [round(float(v), 1) for v in fc.box],
-                        "prob": _r(fc.prob),
-                        "tracked": fc.tracked,
-                    }
-                    for fc in fr.faces
-                ],
-            }
-            for fr in f.frames
-        ],
-        "provenance": f.provenance,
-        "annotated": f.annotated,
     }
+    if not verbose:
+        return out
+    out["tracks"] = [
+        {
+            "track": t.track,
+            "faces": t.faces,
+            "first_time": round(t.first_time, 4),
+            "last_time": round(t.last_time, 4),
+            "score": _r(t.score),
+            "mean": _r(t.mean),
+            "max": _r(t.max),
+            "verdict": t.verdict,
+            "reason": t.reason,
+            "not_evaluated": t.not_evaluated,
+        }
+        for t in f.tracks
+    ]
+    out["frames"] = [
+        {
+            "index": fr.index,
+            "time": round(fr.time, 4),
+            "status": fr.status,
+            "prob": _r(fr.prob),
+            "faces": [
+                {
+                    "track": fc.track,
+                    "box": [round(float(v), 1) for v in fc.box],
+                    "prob": _r(fc.prob),
+                    "tracked": fc.tracked,
+                    "sharpness": _r(fc.sharpness, 1),
+                    "reason": fc.reason,
+                }
+                for fc in fr.faces
+            ],
+        }
+        for fr in f.frames
+    ]
+    out["provenance"] = f.provenance
+    out["annotated"] = f.annotated
+    return out
 
 
 CSV_COLUMNS = (
@@ -590,21 +783,25 @@ CSV_COLUMNS = (
     "tracked",
     "file_score",
     "verdict",
+    "reason",
 )
 
 
 def write_csv(result: ScanResult, path: str | Path) -> Path:
-    """One row per scored face, one per frame without a face (empty prob), one per failed file."""
+    """One row per face (empty prob and a reason when it was not scored), one per frame without a face (empty
+    prob), one per failed file; `reason` is the face's not-evaluated reason, else the file's."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(CSV_COLUMNS)
     for f in result.files:
         tail = ["" if f.score is None else f"{f.score:.4f}", f.verdict]
         if not f.frames:
-            w.writerow([f.source, "", "", f.status, "", "", "", "", "", "", "", *tail])
+            w.writerow([f.source, "", "", f.status, "", "", "", "", "", "", "", *tail, f.reason or ""])
         for fr in f.frames:
             if not fr.faces:
-                w.writerow([f.source, fr.index, f"{fr.time:.4f}", "no_face", "", "", "", "", "", "", "", *tail])
+                w.writerow(
+                    [f.source, fr.index, f"{fr.time:.4f}", "no_face", "", "", "", "", "", "", "", *tail, f.reason or ""]
+                )
             for fc in fr.faces:
                 box = [f"{v:.1f}" for v in fc.box]
                 w.writerow(
@@ -615,9 +812,10 @@ def write_csv(result: ScanResult, path: str | Path) -> Path:
                         "face",
                         fc.track,
                         *box,
-                        f"{fc.prob:.4f}",
+                        f"{fc.prob:.4f}" if fc.evaluated else "",
                         int(fc.tracked),
                         *tail,
+                        fc.reason or f.reason or "",
                     ]
                 )
     out = Path(path)
@@ -932,14 +1130,22 @@ class _Scanner:
         rec = FrameScore(index=frame.index, time=float(frame.time))
         s, m = self.model.crop_size, self.model.margin
         for tid, mesh, tracked in faces:
+            box = tuple(float(v) for v in landmark_box(mesh))
+            fs = FaceScore(track=int(tid), box=box, tracked=tracked)  # type: ignore[arg-type]
+            rec.faces.append(fs)
+            if max(box[2] - box[0], box[3] - box[1]) < self.opt.min_face_size:
+                fs.reason = "face_too_small"  # not aligned, not scored
+                continue
+            big = None
             if self.model.align_size:
                 big = align_face(frame.image, mesh, self.model.align_size, m).image
                 crop = np.asarray(Image.fromarray(big).resize((s, s), Image.BILINEAR))
             else:
                 crop = align_face(frame.image, mesh, s, m).image
-            box = tuple(float(v) for v in landmark_box(mesh))
-            fs = FaceScore(track=int(tid), box=box, tracked=tracked)  # type: ignore[arg-type]
-            rec.faces.append(fs)
+            fs.sharpness = blur_score(big if big is not None else crop)
+            if fs.sharpness < self.opt.min_sharpness:
+                fs.reason = "face_too_blurry"
+                continue
             self.crops.append(crop)
             self.owners.append((fs, rec))
         if not self.batch_frames:
@@ -986,7 +1192,7 @@ class _Scanner:
             heapq.heapreplace(self.sus, item)
 
     def _running(self) -> float | None:
-        probs = [f.prob for fr in self.res.frames[-300:] for f in fr.faces]
+        probs = [f.prob for fr in self.res.frames[-300:] for f in fr.faces if f.evaluated]
         return aggregate(np.array(probs), self.opt.aggregation) if probs else None
 
     def suspicious(self) -> list[Suspicious]:
@@ -1048,6 +1254,7 @@ def scan_file(
     """
     opt = options or ScanOptions()
     opt.validate()
+    band = verdict_band(model.card, opt)
     progress = progress or ScanProgress()
     src = str(source)
     res = FileScan(source=src)
@@ -1085,9 +1292,11 @@ def scan_file(
             else:
                 pre = Prefetcher(reader.iter_frames(opt.every), depth=8)
                 frames = pre
+            stopped = False  # --max-seconds ended the source early: not a truncated file
             try:
                 for frame in frames:
                     if opt.max_seconds is not None and frame.time > opt.max_seconds + 1e-6:
+                        stopped = True
                         break
                     if is_image and annotate is not None:
                         image = frame.image
@@ -1114,7 +1323,7 @@ def scan_file(
                 res.annotated = str(annotate)
             elif writer is not None:
                 res.annotated = str(annotate)
-            problem = reader.incomplete() if isinstance(reader, VideoReader) else None
+            problem = reader.incomplete() if isinstance(reader, VideoReader) and not stopped else None
             if problem:
                 res.status, res.message = "partial", f"{src}: {problem} (the decodable frames were scanned)"
     except BadInputError as exc:
@@ -1133,7 +1342,7 @@ def scan_file(
     res.seconds = time.perf_counter() - t0  # the scan itself; the provenance check is a separate cost
     if provenance and not live and res.status != "error":
         res.provenance = _provenance(Path(src))
-    res.finish(opt)
+    res.finish(opt, band)
     progress.file_finished(res)
     return res
 
@@ -1190,7 +1399,7 @@ def is_scan_output(path: str | Path) -> bool:
     if suffix in (".json", ".jsonl"):
         return f'"schema": "{SCHEMA_ID}"'.encode() in head
     if suffix == ".csv":
-        return head.startswith(",".join(CSV_COLUMNS).encode())
+        return head.startswith(",".join(CSV_COLUMNS[:-1]).encode())  # schema 1 files lack "reason"
     if suffix in (".html", ".htm"):
         return f'<meta name="generator" content="{OUTPUT_MARK}">'.encode() in head
     if suffix in IMAGE_EXTENSIONS:
@@ -1230,9 +1439,10 @@ def draw_annotations(image: np.ndarray, rec: FrameScore) -> np.ndarray:
     scale = max(0.5, h / 720)
     for f in rec.faces:
         x0, y0, x1, y1 = (int(round(v)) for v in f.box)
-        c = prob_colour(f.prob)
+        c = prob_colour(f.prob) if f.evaluated else (160, 160, 160)
         cv2.rectangle(out, (x0, y0), (x1, y1), c, thick)
-        label = f"{100 * f.prob:.0f}% fake" if np.isfinite(f.prob) else "?"
+        short = {"face_too_small": "too small", "face_too_blurry": "too blurry"}
+        label = f"{100 * f.prob:.0f}% fake" if f.evaluated else f"not scored: {short.get(f.reason or '', '?')}"
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
         ty = y0 - 4 if y0 - th - base - 4 > 0 else y1 + th + 4
         cv2.rectangle(out, (x0, ty - th - base), (x0 + tw + 4, ty + base // 2), c, -1)
@@ -1289,6 +1499,7 @@ def scan_paths(
     """
     opt = options or ScanOptions()
     opt.validate()
+    band = verdict_band(model.card, opt)  # a bad card calibration fails before any scanning
     progress = progress or ScanProgress()
     items: list[tuple[str, Path | None, str]] = []
     plain: list[str | Path] = []
@@ -1327,7 +1538,7 @@ def scan_paths(
         for i, (raw, path, error) in enumerate(items):
             if error:
                 res = FileScan(source=raw, status="error", message=error)
-                res.finish(opt)
+                res.finish(opt, band)
                 progress.file_finished(res)
             else:
                 src = str(path) if path is not None else raw

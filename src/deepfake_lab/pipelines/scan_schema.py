@@ -1,4 +1,11 @@
-"""The JSON document written by `deepfake-lab detect --json` (schema `deepfake-lab/scan`, version 1).
+"""The JSON document written by `deepfake-lab detect --json` (schema `deepfake-lab/scan`, version 2).
+
+Version 2 (calibrated verdicts) over version 1: file verdicts "authentic" / "uncertain" / "manipulated" /
+"not_evaluated" / "no_face" / "error" with a `reason` for "not_evaluated"; a top-level `verdicts` object (the
+band, where it came from, the not-evaluated limits); per face `sharpness` and `reason` (prob null when not
+scored); per frame status "not_evaluated"; per track `verdict`, `reason`, `not_evaluated` counts (score null
+when no face of the track was scored); per file `frames_evaluated`, `faces_not_evaluated`; summary counts
+per verdict; `options.threshold` null when the band comes from the detector card.
 
 `SCAN_SCHEMA` is a JSON Schema (draft 2020-12 subset) of `ScanResult.to_dict()`; `validate` checks a document
 against it with a small built-in validator (keywords used here: type, properties, required,
@@ -19,16 +26,27 @@ __all__ = ["SCAN_SCHEMA", "validate", "check"]
 _PROB = {"type": ["number", "null"], "minimum": 0.0, "maximum": 1.0}
 _NUM = {"type": "number"}
 _INT0 = {"type": "integer", "minimum": 0}
+_REASONS = ["face_too_small", "face_too_blurry", "too_few_frames"]
+_REASON = {"enum": [*_REASONS, None]}
+_FACE_REASON = {"enum": ["face_too_small", "face_too_blurry", None]}
+_REASON_COUNTS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"face_too_small": _INT0, "face_too_blurry": _INT0},
+}
+_VERDICTS = ["authentic", "uncertain", "manipulated", "not_evaluated", "no_face", "error"]
 
 _FACE = {
     "type": "object",
-    "required": ["track", "box", "prob", "tracked"],
+    "required": ["track", "box", "prob", "tracked", "sharpness", "reason"],
     "additionalProperties": False,
     "properties": {
         "track": _INT0,
         "box": {"type": "array", "items": _NUM, "minItems": 4, "maxItems": 4},
         "prob": _PROB,
         "tracked": {"type": "boolean"},
+        "sharpness": {"type": ["number", "null"], "minimum": 0.0},
+        "reason": _FACE_REASON,
     },
 }
 
@@ -39,7 +57,7 @@ _FRAME = {
     "properties": {
         "index": _INT0,
         "time": _NUM,
-        "status": {"enum": ["faces", "no_face"]},
+        "status": {"enum": ["faces", "not_evaluated", "no_face"]},
         "prob": _PROB,
         "faces": {"type": "array", "items": _FACE},
     },
@@ -47,16 +65,30 @@ _FRAME = {
 
 _TRACK = {
     "type": "object",
-    "required": ["track", "faces", "first_time", "last_time", "score", "mean", "max"],
+    "required": [
+        "track",
+        "faces",
+        "first_time",
+        "last_time",
+        "score",
+        "mean",
+        "max",
+        "verdict",
+        "reason",
+        "not_evaluated",
+    ],
     "additionalProperties": False,
     "properties": {
         "track": _INT0,
-        "faces": {"type": "integer", "minimum": 1},
+        "faces": _INT0,
         "first_time": _NUM,
         "last_time": _NUM,
         "score": _PROB,
         "mean": _PROB,
         "max": _PROB,
+        "verdict": {"enum": ["authentic", "uncertain", "manipulated", "not_evaluated"]},
+        "reason": _REASON,
+        "not_evaluated": _REASON_COUNTS,
     },
 }
 
@@ -83,11 +115,14 @@ _FILE = {
         "info",
         "score",
         "verdict",
+        "reason",
         "frames_scanned",
         "frames_with_faces",
         "frames_without_faces",
+        "frames_evaluated",
         "frames_dropped",
         "faces_scored",
+        "faces_not_evaluated",
         "seconds",
         "fps",
         "tracks",
@@ -103,12 +138,15 @@ _FILE = {
         "message": {"type": "string"},
         "info": _INFO,
         "score": _PROB,
-        "verdict": {"enum": ["manipulated", "authentic", "no_face", "error"]},
+        "verdict": {"enum": _VERDICTS},
+        "reason": _REASON,
         "frames_scanned": _INT0,
         "frames_with_faces": _INT0,
         "frames_without_faces": _INT0,
+        "frames_evaluated": _INT0,
         "frames_dropped": _INT0,
         "faces_scored": _INT0,
+        "faces_not_evaluated": _REASON_COUNTS,
         "seconds": _NUM,
         "fps": _NUM,
         "tracks": {"type": "array", "items": _TRACK},
@@ -120,14 +158,25 @@ _FILE = {
 
 SCAN_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "deepfake-lab/scan/1",
+    "$id": "deepfake-lab/scan/2",
     "title": "deepfake-lab scan result",
     "type": "object",
-    "required": ["schema", "schema_version", "tool", "created", "model", "options", "aggregation", "summary", "files"],
+    "required": [
+        "schema",
+        "schema_version",
+        "tool",
+        "created",
+        "model",
+        "options",
+        "aggregation",
+        "verdicts",
+        "summary",
+        "files",
+    ],
     "additionalProperties": False,
     "properties": {
         "schema": {"const": "deepfake-lab/scan"},
-        "schema_version": {"const": 1},
+        "schema_version": {"const": 2},
         "tool": {"type": "string"},
         "created": {"type": "string"},
         "model": {
@@ -161,16 +210,63 @@ SCAN_SCHEMA: dict[str, Any] = {
                 "threshold": {"type": "number", "minimum": 0.0, "maximum": 1.0},
             },
         },
+        "verdicts": {
+            "type": "object",
+            "required": [
+                "threshold",
+                "authentic_below",
+                "source",
+                "source_text",
+                "calibration",
+                "rule",
+                "min_face_size",
+                "min_sharpness",
+                "min_frames",
+                "not_evaluated",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "threshold": {"type": "number", "minimum": 0.0, "maximum": 1.0},
+                "authentic_below": {"type": "number", "minimum": 0.0, "maximum": 1.0},
+                "source": {"enum": ["card", "default", "option"]},
+                "source_text": {"type": "string"},
+                "calibration": {
+                    "type": ["object", "null"],
+                    "required": ["threshold"],
+                    "properties": {
+                        "threshold": _NUM,
+                        "authentic_below": _NUM,
+                        "target_fpr": {"type": ["number", "null"], "minimum": 0.0, "maximum": 1.0},
+                        "fpr": {"type": ["number", "null"], "minimum": 0.0, "maximum": 1.0},
+                        "tpr": {"type": ["number", "null"], "minimum": 0.0, "maximum": 1.0},
+                        "n_real": {"type": ["integer", "null"], "minimum": 0},
+                        "n_real_identities": {"type": ["integer", "null"], "minimum": 0},
+                        "n_fake": {"type": ["integer", "null"], "minimum": 0},
+                        "split": {"type": "string"},
+                    },
+                },
+                "rule": {"type": "string"},
+                "min_face_size": {"type": "number", "minimum": 0.0},
+                "min_sharpness": {"type": "number", "minimum": 0.0},
+                "min_frames": {"type": "integer", "minimum": 1},
+                "not_evaluated": {
+                    "type": "object",
+                    "required": _REASONS,
+                    "additionalProperties": False,
+                    "properties": {r: {"type": "string"} for r in _REASONS},
+                },
+            },
+        },
         "summary": {
             "type": "object",
-            "required": ["files", "errors", "manipulated", "max_score"],
+            "required": ["files", "errors", *_VERDICTS, "max_score"],
             "additionalProperties": False,
-            "properties": {"files": _INT0, "errors": _INT0, "manipulated": _INT0, "max_score": _PROB},
+            "properties": {"files": _INT0, "errors": _INT0, **{v: _INT0 for v in _VERDICTS}, "max_score": _PROB},
         },
         "files": {"type": "array", "items": _FILE},
     },
 }
-"""JSON Schema of the scan document (version 1)."""
+"""JSON Schema of the scan document (version 2)."""
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),

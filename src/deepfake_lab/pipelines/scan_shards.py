@@ -11,7 +11,8 @@ ranks are through, rank 0 merges the parts, in input order, into `out`:
 - `out.json`: the whole `detect --json` document.
 
 A file that fails on one rank is recorded with status "error" and its message; it does not stop the scan,
-and a re-run tries it again (files with any other status count as finished).
+and a re-run tries it again (files with any other status count as finished, unless their record lacks a key
+of the current schema version: those were written by an older version and are scanned again).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from deepfake_lab.pipelines.scan import (
     ScanResult,
     _file_dict,
     scan_paths,
+    summary_dict,
 )
 from deepfake_lab.train import distributed as ddp
 
@@ -66,9 +68,16 @@ def read_finished(out: Path) -> dict[str, dict[str, Any]]:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash: that file is scanned again
-        if isinstance(rec, dict) and "source" in rec and rec.get("status") not in RETRIED:
+        if isinstance(rec, dict) and "source" in rec and rec.get("status") not in RETRIED and _current(rec):
             done[rec["source"]] = rec
     return done
+
+
+def _current(rec: dict[str, Any]) -> bool:
+    """Whether a file record has every key of the current schema (records of an older version are rescanned)."""
+    from deepfake_lab.pipelines.scan_schema import SCAN_SCHEMA
+
+    return all(k in rec for k in SCAN_SCHEMA["properties"]["files"]["items"]["required"])
 
 
 def _append_line(path: Path, rec: dict[str, Any]) -> None:
@@ -127,13 +136,7 @@ def scan_sharded(
             files.append(rec)
         doc = ScanResult([], model, options).to_dict()
         doc["files"] = files
-        scores = [f["score"] for f in files if f.get("score") is not None]
-        doc["summary"] = {
-            "files": len(files),
-            "errors": sum(1 for f in files if f.get("status") in ("error", "partial")),
-            "manipulated": sum(1 for f in files if f.get("verdict") == "manipulated"),
-            "max_score": max(scores) if scores else None,
-        }
+        doc["summary"] = summary_dict(files)  # the same counts per verdict as a plain scan
         tmp = out.with_name(out.name + ".tmp")
         if out.suffix == ".jsonl":
             head = {k: v for k, v in doc.items() if k != "files"}

@@ -56,6 +56,7 @@ OPTION_FIELDS: dict[str, type] = {
     "every": int,
     "aggregation": str,
     "threshold": float,
+    "authentic_below": float,
     "max_faces": int,
     "min_size": float,
     "max_seconds": float,
@@ -254,6 +255,7 @@ def create_app(
                     if job.result is not None:
                         end["score"] = job.result["files"][0]["score"]
                         end["verdict"] = job.result["files"][0]["verdict"]
+                        end["reason"] = job.result["files"][0]["reason"]
                     yield f"event: end\ndata: {json.dumps(end)}\n\n"
                     return
                 if await request.is_disconnected():

@@ -117,7 +117,8 @@ def frame_event(fr: FrameScore) -> dict[str, Any]:
         "status": fr.status,
         "prob": None if fr.prob is None else r(fr.prob),
         "faces": [
-            {"track": f.track, "box": [round(float(v), 1) for v in f.box], "prob": r(f.prob), "tracked": f.tracked}
+            {"track": f.track, "box": [round(float(v), 1) for v in f.box], "prob": r(f.prob), "tracked": f.tracked,
+             "sharpness": None if f.sharpness is None else round(float(f.sharpness), 1), "reason": f.reason}
             for f in fr.faces
         ],
     }
@@ -293,7 +294,7 @@ class JobManager:
             if fs.annotated:
                 job.outputs["annotated" + Path(fs.annotated).suffix] = Path(fs.annotated).name
             picked = pick_suspicious(fs.suspicious, n=6)
-            above = [s for s in picked if s.prob >= job.options.threshold]
+            above = [s for s in picked if s.prob >= result.band["threshold"]]
             for k, s in enumerate(above or picked[:3]):
                 from PIL import Image
 

@@ -25,12 +25,12 @@ function showError(msg) {
 function upload(file) {
   reset();
   state.token = $("opt-token").value.trim();
-  state.threshold = parseFloat($("opt-threshold").value) || 0.5;
+  const threshold = $("opt-threshold").value.trim(); // empty: the detector card's calibrated band
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("detect_every", $("opt-detect-every").value);
   form.append("aggregation", $("opt-aggregation").value);
-  form.append("threshold", String(state.threshold));
+  if (threshold !== "") form.append("threshold", threshold);
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/v1/analyses");
   for (const [k, v] of Object.entries(headers())) xhr.setRequestHeader(k, v);
@@ -113,9 +113,14 @@ async function finish(end) {
   const v = $("verdict");
   v.hidden = false;
   v.className = `verdict ${file.verdict}`;
-  const words = { manipulated: "Likely manipulated", authentic: "No sign of manipulation found", no_face: "No face found" };
-  v.textContent = `${words[file.verdict] || file.verdict}` + (file.score === null ? "" : ` — score ${pct(file.score)}`)
-    + ` (${st.result.aggregation.rule} aggregation, threshold ${pct(state.threshold)}; model ${st.result.model.name})`;
+  const band = st.result.verdicts;
+  const words = { manipulated: "Likely manipulated", uncertain: "Uncertain — review it", authentic: "No sign of manipulation found",
+    not_evaluated: "Not evaluated", no_face: "No face found" };
+  const reason = file.reason ? `: ${band.not_evaluated[file.reason] || file.reason}` : "";
+  const source = { card: "calibrated", option: "set by you", default: "not calibrated" }[band.source] || band.source;
+  v.textContent = `${words[file.verdict] || file.verdict}${reason}` + (file.score === null ? "" : ` — score ${pct(file.score)}`)
+    + ` (${st.result.aggregation.rule} aggregation; manipulated from ${pct(band.threshold)}, uncertain from`
+    + ` ${pct(band.authentic_below)}, ${source}; model ${st.result.model.name})`;
   const sus = $("suspicious");
   sus.innerHTML = "";
   $("susp-title").hidden = !st.suspicious.length;
@@ -178,16 +183,18 @@ function draw() {
   for (const face of f.faces) {
     const [x0, y0, x1, y1] = face.box;
     const p = face.prob ?? 0;
-    ctx.strokeStyle = colour(p);
+    const grey = face.prob === null; // not scored (face too small / too blurry): no number to show
+    ctx.strokeStyle = grey ? "#9ca3af" : colour(p);
     ctx.strokeRect(x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy);
-    const text = pct(face.prob);
+    const text = grey ? `not scored: ${(face.reason || "").replace("face_too_", "too ")}` : pct(face.prob);
     const tw = ctx.measureText(text).width + 10;
-    ctx.fillStyle = colour(p);
+    ctx.fillStyle = grey ? "#6b7280" : colour(p);
     ctx.fillRect(x0 * sx, Math.max(0, y0 * sy - 22), tw, 22);
     ctx.fillStyle = "#fff";
     ctx.fillText(text, x0 * sx + 5, Math.max(16, y0 * sy - 6));
   }
-  if (f.faces.length) {
+  if (f.faces.length && f.prob === null) { label.textContent = "not scored"; label.style.background = "rgba(0,0,0,.65)"; }
+  if (f.faces.length && f.prob !== null) {
     label.textContent = `manipulated: ${pct(f.prob)}`;
     label.style.background = colour(f.prob ?? 0);
   }
