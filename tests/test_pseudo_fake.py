@@ -232,3 +232,19 @@ def test_bench_methods_include_the_pseudo_fakes():
         out = BENCH_METHODS.get(name).factory(ctx)(frame, pts, t)
         assert out is not None and out.shape == frame.shape
         assert np.abs(out.astype(int) - frame.astype(int)).sum() > 0
+
+
+def test_report_shows_the_blend_heatmap_only_for_detectors_with_a_mask_head():
+    from deepfake_lab.pipelines.report import mask_overlays
+    from deepfake_lab.pipelines.scan import DetectorModel
+
+    crops = [_face(0), _face(1)]
+    for head in (True, False):
+        net = create_model("mobilenet-v2", image_size=64, mask_head=head).eval()
+        dm = DetectorModel(net=net, card={}, weights=Path("x"), sha256="", crop_size=64, margin=0.1)
+        out = mask_overlays(dm, crops)
+        assert len(out) == 2
+        if head:
+            assert all(o is not None and o.shape == (64, 64, 3) and o.dtype == np.uint8 for o in out)
+        else:
+            assert out == [None, None]

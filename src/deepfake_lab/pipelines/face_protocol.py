@@ -47,6 +47,7 @@ __all__ = [
     "build_face_protocol",
     "collect_faces",
     "evaluate_detector_on_protocol",
+    "protocol_report",
     "graphics_swap_crop",
 ]
 
@@ -353,7 +354,8 @@ def evaluate_detector_on_protocol(
             tpr[m] = float((p[np.array([r.method == m for r in rc])] >= threshold).mean())
         res[comp] = {"auc": float(roc_auc(y, p)), "per_method_auc": per, "fpr": float((real >= threshold).mean()),
                      "tpr": tpr, "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
-                     "real_scores": [round(float(v), 4) for v in real]}  # fmt: skip
+                     "real_scores": [round(float(v), 4) for v in real],
+                     "fake_scores": [round(float(v), 4) for v in p[y == 1]]}  # fmt: skip
     if "c23" in res and "c40" in res:
         res["auc_drop_c23_c40"] = float(
             np.mean(
@@ -364,3 +366,45 @@ def evaluate_detector_on_protocol(
             )
         )
     return res
+
+
+def protocol_report(model: Any, size: int, root: Path | str, target_fpr: float = 0.05) -> dict[str, Any]:
+    """Calibrate a detector on the calib split (people never trained on), then score the test split.
+
+    Args:
+        model: a detector (output contract), eval mode.
+        size: its input side.
+        root: the face benchmark folder.
+        target_fpr: false-positive rate the threshold is chosen for (calib reals, all compressions pooled).
+
+    Returns:
+        {"calibration": the card's calibration dict (`metrics.calibration.calibrate`), "calib_auc": {comp: AUC},
+        "test": `evaluate_detector_on_protocol` at the calibrated threshold (scores dropped), "test_people"}.
+    """
+    from deepfake_lab.metrics.calibration import calibrate
+    from deepfake_lab.pipelines.bench_eval import predict
+
+    root = Path(root)
+
+    def score(x: Any) -> np.ndarray:
+        return predict(model, x)
+
+    calib = evaluate_detector_on_protocol(score, root, size=size, split="calib")
+    comps = [c for c, v in calib.items() if isinstance(v, dict)]
+    reals = np.concatenate([calib[c]["real_scores"] for c in comps])
+    fakes = np.concatenate([calib[c]["fake_scores"] for c in comps])
+    info = json.loads((root / "faces.json").read_text())
+    people = sorted(info["people"]["calib"])
+    cal = calibrate(reals, fakes, target_fpr=target_fpr, n_real_identities=len(people),
+                    split=f"face benchmark calib split ({', '.join(people)}; never trained on), "
+                    f"{'/'.join(comps)} pooled")  # fmt: skip
+    test = evaluate_detector_on_protocol(score, root, threshold=cal["threshold"], size=size, split="test")
+    for c, v in test.items():
+        if isinstance(v, dict):
+            v.pop("real_scores", None)
+            v.pop("fake_scores", None)
+            test[c] = {k: (round(x, 4) if isinstance(x, float) else x) for k, x in v.items()}
+            test[c]["per_method_auc"] = {m: round(x, 4) for m, x in v["per_method_auc"].items()}
+            test[c]["tpr"] = {m: round(x, 4) for m, x in v["tpr"].items()}
+    return {"calibration": cal, "calib_auc": {c: round(calib[c]["auc"], 4) for c in comps}, "test": test,
+            "test_people": info["people"]["test"]}  # fmt: skip

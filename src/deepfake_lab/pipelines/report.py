@@ -34,6 +34,7 @@ __all__ = [
     "VERDICT_TEXT",
     "band_text",
     "gradcam_overlays",
+    "mask_overlays",
     "pick_suspicious",
     "render_report",
     "timeline_svg",
@@ -61,6 +62,21 @@ def gradcam_overlays(model: DetectorModel, crops: list[np.ndarray]) -> list[np.n
     if cams is None:
         return [None] * len(crops)
     return [overlay_heatmap(c, cam.cpu().numpy()) for c, cam in zip(crops, cams, strict=True)]
+
+
+def mask_overlays(model: DetectorModel, crops: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Overlays of the detector's own manipulation heatmap (sigmoid of its ``mask`` output: where it thinks a
+    face was blended in), for detectors with a heatmap head; None for every crop otherwise."""
+    import torch
+
+    if not crops:
+        return []
+    with torch.no_grad():
+        out = model.net(model.prepare(np.stack(crops)).contiguous().float())
+    if "mask" not in out:
+        return [None] * len(crops)
+    maps = torch.sigmoid(out["mask"].float())[:, 0].cpu().numpy()
+    return [overlay_heatmap(c, m) for c, m in zip(crops, maps, strict=True)]
 
 
 def pick_suspicious(items: list[Suspicious], n: int = 6, min_gap: float = 0.5) -> list[Suspicious]:
@@ -299,6 +315,7 @@ def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | Non
     picks = pick_suspicious(f.suspicious, n=6, min_gap=min(0.5, span / 6))  # short clips: spread over the clip
     if picks:
         overlays = gradcam_overlays(result.model, [s.crop for s in picks])
+        heat = mask_overlays(result.model, [s.crop for s in picks])
         out.append("<h3>Most suspicious faces</h3>")
         if overlays and overlays[0] is None:
             out.append(
@@ -308,13 +325,21 @@ def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | Non
         else:
             out.append(
                 '<p class="note">Each pair: the aligned crop the detector saw, and its Grad-CAM map '
-                "(red: regions that raised the FAKE score most).</p>"
+                "(red: regions that raised the FAKE score most)"
+                + (
+                    ", then the detector's own blend heatmap (red: where it sees a blended-in face)"
+                    if heat[0] is not None
+                    else ""
+                )
+                + ".</p>"
             )
         out.append('<div class="crops">')
-        for s, ov in zip(picks, overlays, strict=True):
+        for s, ov, hm in zip(picks, overlays, heat, strict=True):
             imgs = f'<img alt="crop" src="{_png_b64(s.crop)}">'
             if ov is not None:
                 imgs += f' <img alt="grad-cam" src="{_png_b64(ov)}">'
+            if hm is not None:
+                imgs += f' <img alt="blend heatmap" src="{_png_b64(hm)}">'
             out.append(
                 f'<div class="crop">{imgs}<br>{100 * s.prob:.1f}% · frame {s.index} · {s.time:.2f}s · '
                 f"track {s.track}</div>"

@@ -243,7 +243,8 @@ def _crop_policy(card: dict[str, Any]) -> tuple[int, int | None, float]:
 def load_detector(path: str | Path | None = None, device: str = "cpu") -> DetectorModel:
     """Load an exported detector (run dir, export dir, .safetensors or card), or the default one, onto `device`.
 
-    The default is `$DEEPFAKE_LAB_DETECTOR` when set, else the shipped `assets/detector-default.safetensors`.
+    The default is `$DEEPFAKE_LAB_DETECTOR` when set, else the shipped `assets/detector-default.safetensors`;
+    a bare name such as ``fast`` picks the shipped ``assets/detector-fast.safetensors`` (the Meso-4 preset).
 
     Raises:
         BadInputError: no such export, not a detector, weights that do not match the card, or no default.
@@ -259,6 +260,10 @@ def load_detector(path: str | Path | None = None, device: str = "cpu") -> Detect
                 f"no default detector is installed ({DEFAULT_DETECTOR.name} is missing from deepfake_lab/assets); "
                 f"pass --model PATH (an exported detector, e.g. runs/NAME/export) or set {DETECTOR_ENV}"
             )
+    name = str(path)  # `--model fast`: a shipped preset (assets/detector-fast.safetensors)
+    if name and "/" not in name and not Path(name).exists():
+        shipped = DEFAULT_DETECTOR.with_name(f"detector-{name}.safetensors")
+        path = shipped if shipped.is_file() else path
     st, _ = resolve_export(Path(path))
     net, card = load_exported(
         Path(path),
