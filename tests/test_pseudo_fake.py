@@ -248,3 +248,19 @@ def test_report_shows_the_blend_heatmap_only_for_detectors_with_a_mask_head():
             assert all(o is not None and o.shape == (64, 64, 3) and o.dtype == np.uint8 for o in out)
         else:
             assert out == [None, None]
+
+
+def test_paired_pseudo_fakes_keep_their_originals_and_geometric_augment():
+    from deepfake_lab.train.detect_tasks import geometric_augment, pseudo_fake_batch
+
+    x = torch.from_numpy(np.stack([_face(i) for i in range(6)])).permute(0, 3, 1, 2).float() / 255
+    y = torch.tensor([0, 0, 0, 0, 0, 1.0])
+    xo, yo, masks = pseudo_fake_batch(x, y, np.random.default_rng(0), 0.6, 0.4, 0.1, paired=True)
+    assert yo.tolist() == [0, 0, 1, 1, 0, 1]  # reals 0, 1 stay; 2, 3 are pseudo-fakes of 0, 1; 4 (odd one) stays
+    assert torch.equal(xo[:2], x[:2]) and torch.equal(xo[4], x[4])
+    outside = masks[2] < 1e-4
+    torch.testing.assert_close(xo[2][:, outside], x[0][:, outside], atol=2 / 255, rtol=0)  # made from image 0
+    g = geometric_augment(x, np.random.default_rng(0), flip_p=1.0)
+    torch.testing.assert_close(g, x.flip(-1))
+    c = geometric_augment(x, np.random.default_rng(0), crop_scale=(0.8, 0.9))
+    assert c.shape == x.shape and not torch.equal(c, x)

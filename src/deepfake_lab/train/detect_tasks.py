@@ -70,8 +70,38 @@ def evaluate_detector(
     return out
 
 
+def geometric_augment(
+    x: Tensor, rng: np.random.Generator, flip_p: float = 0.0, crop_scale: tuple[float, float] = (1.0, 1.0)
+) -> Tensor:
+    """Per image: horizontal flip (probability `flip_p`) and a random square crop of `crop_scale` of the side,
+    resized back (bilinear). x: float [B, C, S, S] -> [B, C, S, S]."""
+    if flip_p <= 0 and crop_scale[0] >= 1:
+        return x
+    out = x.clone()
+    s = x.shape[-1]
+    for i in range(len(x)):
+        xi = x[i : i + 1]
+        if rng.random() < flip_p:
+            xi = xi.flip(-1)
+        f = rng.uniform(*crop_scale)
+        if f < 1:
+            c = max(8, int(round(s * f)))
+            y0, x0 = int(rng.integers(0, s - c + 1)), int(rng.integers(0, s - c + 1))
+            xi = F.interpolate(xi[..., y0 : y0 + c, x0 : x0 + c].float(), size=(s, s), mode="bilinear",
+                               align_corners=False).to(x.dtype)  # fmt: skip
+        out[i : i + 1] = xi
+    return out
+
+
 def pseudo_fake_batch(
-    x: Tensor, y: Tensor, rng: np.random.Generator, self_blend_p: float, xray_p: float, margin: float
+    x: Tensor,
+    y: Tensor,
+    rng: np.random.Generator,
+    self_blend_p: float,
+    xray_p: float,
+    margin: float,
+    *,
+    paired: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Turn real faces of a batch into pseudo-fakes (self-blend / Face X-ray) on the fly.
 
@@ -81,6 +111,8 @@ def pseudo_fake_batch(
         rng: random generator.
         self_blend_p, xray_p: probability per real face of each kind (the rest stays real).
         margin: alignment margin of the crops (template landmarks).
+        paired: the second half of the reals is replaced by pseudo-fakes of the first half's images (each
+            pseudo-fake's original stays in the batch); the kind is drawn in the ratio self_blend_p : xray_p.
 
     Returns:
         (x' float [B, 3, S, S], y' float [B], masks float [B, S, S]: blend mask of pseudo-fakes, 0 elsewhere;
@@ -96,6 +128,20 @@ def pseudo_fake_batch(
     real = [i for i in range(b) if ys[i] < 0.5]
     pts = template_landmarks(s, margin)
     out = imgs.copy()
+    if paired:
+        half = len(real) // 2
+        total = self_blend_p + xray_p
+        for src, dst in zip(real[:half], real[half : 2 * half], strict=True):
+            if total <= 0:
+                break
+            if rng.random() < self_blend_p / total:
+                out[dst], m = self_blend(imgs[src], pts, rng)
+            else:
+                other = int(rng.choice([k for k in real if k != src]))
+                out[dst], m = xray_blend(imgs[src], imgs[other], pts, rng)
+            masks[dst] = torch.from_numpy(m)
+            ys[dst] = 1.0
+        real = []
     for i in real:
         r = rng.random()
         if r < self_blend_p:
@@ -153,6 +199,12 @@ class DetectionTask(Task):
         mask_weight: weight of the blend-mask BCE on the model's ``mask`` output (reals: all-zero target;
             pseudo-fakes: their blend mask; dataset fakes: not counted). 0 = classification only.
         pretrained: `data fetch` item with ImageNet weights for the backbone ("" = from scratch).
+        paired: pseudo-fakes are made from the batch's *other* real faces, so that each pseudo-fake comes with
+            its untouched original in the same batch (as SBI trains): the two differ only by the blend, so
+            remembering the training people cannot tell them apart. The kind is drawn in the ratio
+            self_blend_p : xray_p.
+        flip_p: probability of a horizontal flip of each training image.
+        crop_scale: random square crop of this fraction of the side (random position), resized back.
     """
 
     def __init__(
@@ -178,6 +230,9 @@ class DetectionTask(Task):
         pseudo_margin: float = 0.1,
         mask_weight: float = 0.0,
         pretrained: str = "",
+        paired: bool = False,
+        flip_p: float = 0.0,
+        crop_scale: Sequence[float] = (1.0, 1.0),
     ) -> None:
         if not (0 <= self_blend_p <= 1 and 0 <= xray_p <= 1 and self_blend_p + xray_p <= 1):
             raise BadInputError(f"self_blend_p, xray_p: probabilities with sum <= 1, got {self_blend_p}, {xray_p}")
@@ -189,6 +244,10 @@ class DetectionTask(Task):
             load_pretrained_backbone(model, pretrained)
         self.self_blend_p, self.xray_p = float(self_blend_p), float(xray_p)
         self.pseudo_margin, self.mask_weight = float(pseudo_margin), float(mask_weight)
+        self.paired, self.flip_p = bool(paired), float(flip_p)
+        self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
+        if not (0 <= self.flip_p <= 1 and 0.5 <= self.crop_scale[0] <= self.crop_scale[1] <= 1):
+            raise BadInputError(f"flip_p must be in [0, 1] and crop_scale within [0.5, 1], got {flip_p}, {crop_scale}")
         if not 0 <= label_smoothing < 1:
             raise BadInputError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         if pos_weight is not None and pos_weight <= 0:
@@ -219,7 +278,10 @@ class DetectionTask(Task):
         y = batch.y.float()
         masks = None
         if self.self_blend_p > 0 or self.xray_p > 0:
-            x, y, masks = pseudo_fake_batch(x, y, self.rng, self.self_blend_p, self.xray_p, self.pseudo_margin)
+            x = geometric_augment(x, self.rng, self.flip_p, self.crop_scale)
+            x, y, masks = pseudo_fake_batch(
+                x, y, self.rng, self.self_blend_p, self.xray_p, self.pseudo_margin, paired=self.paired
+            )
             x = x.to(batch.x.device, memory_format=fmt)
             y = y.to(batch.x.device)
         if self.augment.active:
