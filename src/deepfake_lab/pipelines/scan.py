@@ -181,9 +181,10 @@ class DetectorModel:
         if mode not in ("auto", "fp32", "bf16"):
             raise BadInputError(f"--precision must be auto, fp32 or bf16, got {mode!r}")
         self.net.to(memory_format=torch.channels_last)
-        if mode != "auto":
-            self.precision = mode
-            return mode
+        hint = (self.card.get("inference") or {}).get("precision") if isinstance(self.card, dict) else None
+        if mode != "auto" or hint in ("fp32", "bf16"):  # a card may name its precision (bf16 can be 10x slower)
+            self.precision = mode if mode != "auto" else str(hint)
+            return self.precision
         crops = np.random.default_rng(0).integers(0, 256, (batch, self.crop_size, self.crop_size, 3), np.uint8)
         timings: dict[str, float] = {}
         for p in ("fp32", "bf16", "fp32", "bf16"):
