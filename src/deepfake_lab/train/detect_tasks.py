@@ -3,6 +3,10 @@
 * "detection": a CNN detector trained with binary cross-entropy on its logit; each training image is
   degraded with configurable probabilities (JPEG, blur, down/up-scaling, H.264 re-encode, colour jitter:
   see `deepfake_lab.data.augment`) — the lecture's first difficulty, low video quality.
+  Optionally (``self_blend_p``, ``xray_p``) real training faces are turned into pseudo-fakes on the fly
+  (self-blended images, Face X-ray blends: `deepfake_lab.faces.pseudo_fake`), and a detector with a
+  heatmap head (``mask`` output) also learns the blend mask (``mask_weight``); ``pretrained`` names a
+  `data fetch` item of ImageNet weights loaded into the backbone before training.
 * "frequency-detection": a frequency detector (`spectrum-lr`, `dct-lr`) fitted in closed form in `setup`
   (like PCA): no optimiser, no steps.
 
@@ -66,6 +70,106 @@ def evaluate_detector(
     return out
 
 
+def geometric_augment(
+    x: Tensor, rng: np.random.Generator, flip_p: float = 0.0, crop_scale: tuple[float, float] = (1.0, 1.0)
+) -> Tensor:
+    """Per image: horizontal flip (probability `flip_p`) and a random square crop of `crop_scale` of the side,
+    resized back (bilinear). x: float [B, C, S, S] -> [B, C, S, S]."""
+    if flip_p <= 0 and crop_scale[0] >= 1:
+        return x
+    out = x.clone()
+    s = x.shape[-1]
+    for i in range(len(x)):
+        xi = x[i : i + 1]
+        if rng.random() < flip_p:
+            xi = xi.flip(-1)
+        f = rng.uniform(*crop_scale)
+        if f < 1:
+            c = max(8, int(round(s * f)))
+            y0, x0 = int(rng.integers(0, s - c + 1)), int(rng.integers(0, s - c + 1))
+            xi = F.interpolate(xi[..., y0 : y0 + c, x0 : x0 + c].float(), size=(s, s), mode="bilinear",
+                               align_corners=False).to(x.dtype)  # fmt: skip
+        out[i : i + 1] = xi
+    return out
+
+
+def pseudo_fake_batch(
+    x: Tensor,
+    y: Tensor,
+    rng: np.random.Generator,
+    self_blend_p: float,
+    xray_p: float,
+    margin: float,
+    *,
+    paired: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Turn real faces of a batch into pseudo-fakes (self-blend / Face X-ray) on the fly.
+
+    Args:
+        x: float [B, 3, S, S] aligned face crops in [0, 1].
+        y: float [B] labels (0 real, 1 fake).
+        rng: random generator.
+        self_blend_p, xray_p: probability per real face of each kind (the rest stays real).
+        margin: alignment margin of the crops (template landmarks).
+        paired: the second half of the reals is replaced by pseudo-fakes of the first half's images (each
+            pseudo-fake's original stays in the batch); the kind is drawn in the ratio self_blend_p : xray_p.
+
+    Returns:
+        (x' float [B, 3, S, S], y' float [B], masks float [B, S, S]: blend mask of pseudo-fakes, 0 elsewhere;
+        NaN for fakes that came with the data, whose mask is unknown).
+    """
+    from deepfake_lab.faces.pseudo_fake import self_blend, template_landmarks, xray_blend
+
+    b, _, s, _ = x.shape
+    imgs = (x.detach().float().cpu().clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    ys = y.detach().float().cpu().clone()
+    masks = torch.zeros(b, s, s)
+    masks[ys > 0.5] = float("nan")
+    real = [i for i in range(b) if ys[i] < 0.5]
+    pts = template_landmarks(s, margin)
+    out = imgs.copy()
+    if paired:
+        half = len(real) // 2
+        total = self_blend_p + xray_p
+        for src, dst in zip(real[:half], real[half : 2 * half], strict=True):
+            if total <= 0:
+                break
+            if rng.random() < self_blend_p / total:
+                out[dst], m = self_blend(imgs[src], pts, rng)
+            else:
+                other = int(rng.choice([k for k in real if k != src]))
+                out[dst], m = xray_blend(imgs[src], imgs[other], pts, rng)
+            masks[dst] = torch.from_numpy(m)
+            ys[dst] = 1.0
+        real = []
+    for i in real:
+        r = rng.random()
+        if r < self_blend_p:
+            out[i], m = self_blend(imgs[i], pts, rng)
+        elif r < self_blend_p + xray_p and len(real) > 1:
+            j = int(rng.choice([k for k in real if k != i]))
+            out[i], m = xray_blend(imgs[i], imgs[j], pts, rng)
+        else:
+            continue
+        masks[i] = torch.from_numpy(m)
+        ys[i] = 1.0
+    xo = torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255)
+    return xo, ys, masks
+
+
+def mask_loss(mask_logits: Tensor, masks: Tensor) -> Tensor:
+    """BCE between a heatmap head's logits [B, 1, h, w] and blend masks [B, S, S] (area-downsampled).
+
+    Only images whose mask is known count: reals (target 0) and pseudo-fakes (NaN marks data fakes).
+    """
+    known = ~torch.isnan(masks.flatten(1)).any(1)
+    if not bool(known.any()):
+        return mask_logits.sum() * 0.0
+    h, w = mask_logits.shape[-2:]
+    tgt = F.adaptive_avg_pool2d(torch.nan_to_num(masks, 0.0)[:, None], (h, w))
+    return F.binary_cross_entropy_with_logits(mask_logits[known], tgt[known].to(mask_logits.dtype))
+
+
 def _samples(model: nn.Module, batch: Batch, aug: RobustnessAugment | None) -> dict[str, Tensor]:
     """Rows: the 8 most-fake and 8 most-real eval images by the detector, and (if any) augmented examples."""
     p = predict_probs(model, batch.x)
@@ -88,6 +192,19 @@ class DetectionTask(Task):
             jitter_strength: augmentation probabilities and ranges (see `RobustnessAugment`).
         eval_degradations: also report eval AUC after JPEG q50 / H.264 CRF 35 / ×0.5 resize.
         seed: seed of the augmentation RNG (its state is checkpointed).
+        self_blend_p: probability that a real training face becomes a self-blended image (label fake).
+        xray_p: probability that a real training face becomes a Face X-ray blend with another real face of
+            the batch (label fake).
+        pseudo_margin: alignment margin of the training crops (where the template landmarks fall).
+        mask_weight: weight of the blend-mask BCE on the model's ``mask`` output (reals: all-zero target;
+            pseudo-fakes: their blend mask; dataset fakes: not counted). 0 = classification only.
+        pretrained: `data fetch` item with ImageNet weights for the backbone ("" = from scratch).
+        paired: pseudo-fakes are made from the batch's *other* real faces, so that each pseudo-fake comes with
+            its untouched original in the same batch (as SBI trains): the two differ only by the blend, so
+            remembering the training people cannot tell them apart. The kind is drawn in the ratio
+            self_blend_p : xray_p.
+        flip_p: probability of a horizontal flip of each training image.
+        crop_scale: random square crop of this fraction of the side (random position), resized back.
     """
 
     def __init__(
@@ -108,7 +225,29 @@ class DetectionTask(Task):
         jitter_strength: float = 0.2,
         eval_degradations: bool = True,
         seed: int = 0,
+        self_blend_p: float = 0.0,
+        xray_p: float = 0.0,
+        pseudo_margin: float = 0.1,
+        mask_weight: float = 0.0,
+        pretrained: str = "",
+        paired: bool = False,
+        flip_p: float = 0.0,
+        crop_scale: Sequence[float] = (1.0, 1.0),
     ) -> None:
+        if not (0 <= self_blend_p <= 1 and 0 <= xray_p <= 1 and self_blend_p + xray_p <= 1):
+            raise BadInputError(f"self_blend_p, xray_p: probabilities with sum <= 1, got {self_blend_p}, {xray_p}")
+        if mask_weight < 0:
+            raise BadInputError(f"mask_weight must be >= 0, got {mask_weight}")
+        if pretrained:
+            from deepfake_lab.train.pretrained import load_pretrained_backbone
+
+            load_pretrained_backbone(model, pretrained)
+        self.self_blend_p, self.xray_p = float(self_blend_p), float(xray_p)
+        self.pseudo_margin, self.mask_weight = float(pseudo_margin), float(mask_weight)
+        self.paired, self.flip_p = bool(paired), float(flip_p)
+        self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
+        if not (0 <= self.flip_p <= 1 and 0.5 <= self.crop_scale[0] <= self.crop_scale[1] <= 1):
+            raise BadInputError(f"flip_p must be in [0, 1] and crop_scale within [0.5, 1], got {flip_p}, {crop_scale}")
         if not 0 <= label_smoothing < 1:
             raise BadInputError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         if pos_weight is not None and pos_weight <= 0:
@@ -135,16 +274,30 @@ class DetectionTask(Task):
         if batch.y is None:
             raise BadInputError("detection needs labelled batches (real = 0, fake = 1)")
         x = batch.x
-        if self.augment.active:
-            fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-            x = self.augment(x, self.rng).to(x.device, memory_format=fmt)
-        logits = self.model(x)["logits"].float()
+        fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         y = batch.y.float()
+        masks = None
+        if self.self_blend_p > 0 or self.xray_p > 0:
+            x = geometric_augment(x, self.rng, self.flip_p, self.crop_scale)
+            x, y, masks = pseudo_fake_batch(
+                x, y, self.rng, self.self_blend_p, self.xray_p, self.pseudo_margin, paired=self.paired
+            )
+            x = x.to(batch.x.device, memory_format=fmt)
+            y = y.to(batch.x.device)
+        if self.augment.active:
+            x = self.augment(x, self.rng).to(x.device, memory_format=fmt)
+        out = self.model(x)
+        logits = out["logits"].float()
         target = y * (1 - self.smooth) + 0.5 * self.smooth
         pw = None if self.pos_weight is None else torch.tensor(self.pos_weight, device=logits.device)
         loss = F.binary_cross_entropy_with_logits(logits, target, pos_weight=pw)
         acc = ((logits.detach() > 0).float() == y).float().mean()
-        return {"loss": loss, "bce": loss.detach(), "train_acc": acc}
+        logs = {"bce": loss.detach(), "train_acc": acc}
+        if self.mask_weight > 0 and "mask" in out and masks is not None:
+            m_loss = mask_loss(out["mask"].float(), masks.to(logits.device))
+            loss = loss + self.mask_weight * m_loss
+            logs["mask_bce"] = m_loss.detach()
+        return {"loss": loss, **logs}
 
     def samples(self, batch: Batch) -> dict[str, Tensor]:
         return _samples(self.model, batch, self.augment)

@@ -4,14 +4,15 @@ All detectors share one output contract (see `base.py`): forward(x [B, 3, H, W] 
 {"logits": [B], "probs": [B] (probability of FAKE), "features": [B, F]}.
 """
 
-from deepfake_lab.models.detectors import efficientnet, frequency, meso, resnet, xception  # noqa: F401
+from deepfake_lab.models.detectors import efficientnet, frequency, meso, mobilenet, resnet, xception  # noqa: F401
 from deepfake_lab.models.detectors.efficientnet import EfficientNetDetector
 from deepfake_lab.models.detectors.frequency import DCTDetector, FrequencyDetector, SpectrumDetector
 from deepfake_lab.models.detectors.meso import MesoNet
+from deepfake_lab.models.detectors.mobilenet import MobileNetV2Detector
 from deepfake_lab.models.detectors.resnet import ResNetDetector
 from deepfake_lab.models.detectors.xception import XceptionDetector
 
-CNN_DETECTORS = ("meso4", "meso-inception4", "xception", "efficientnet-b0", "resnet18")
+CNN_DETECTORS = ("meso4", "meso-inception4", "xception", "efficientnet-b0", "resnet18", "mobilenet-v2")
 FREQUENCY_DETECTORS = ("spectrum-lr", "dct-lr")
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "EfficientNetDetector",
     "FrequencyDetector",
     "MesoNet",
+    "MobileNetV2Detector",
     "ResNetDetector",
     "SpectrumDetector",
     "XceptionDetector",

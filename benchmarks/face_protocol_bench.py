@@ -1,0 +1,84 @@
+"""Detectors on the identity-disjoint, cross-corpus face benchmark (people never trained on).
+
+Usage:
+    python benchmarks/face_protocol_bench.py --faces runs/faces NAME=EXPORT [NAME=EXPORT ...] [--no-append]
+
+Each detector's threshold is calibrated for 5 % false positives on the calib people's reals (all compression
+levels pooled; `pipelines.face_protocol.protocol_report`), then the test people (from packages that gave
+nothing to training) are scored at c0/c23/c40: AUC over all fakes, AUC per method, false-positive rate on the
+test reals at the calibrated threshold, and the mean per-method AUC drop from c23 to c40. A NAME=EXPORT may
+name a run's `checkpoints/last.pt` too (an unfinished run). Appends a table to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from _common import append_results
+
+from deepfake_lab.pipelines.face_protocol import protocol_report
+from deepfake_lab.registry import create_model
+from deepfake_lab.train.checkpoint import load_exported, load_training_state
+
+
+def _load(path: Path) -> tuple[torch.nn.Module, int]:
+    if path.suffix == ".pt":
+        st = load_training_state(path)
+        m = create_model(st["model"], **st["model_kwargs"])
+        m.load_state_dict(st["nets"]["model"])
+        return m.eval(), int(st["model_kwargs"].get("image_size", 64))
+    m, card = load_exported(path)
+    return m.float().eval(), int(card["model_kwargs"].get("image_size", 64))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("detectors", nargs="+", help="NAME=EXPORT (.safetensors / run export / checkpoints/last.pt)")
+    ap.add_argument("--faces", type=Path, default=Path("runs/faces"))
+    ap.add_argument("--target-fpr", type=float, default=0.05)
+    ap.add_argument("--json", type=Path, help="also write the full reports here")
+    ap.add_argument("--note", default="")
+    ap.add_argument("--no-append", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    reports = {}
+    lines = [
+        "| detector | threshold (calib) | calib AUC c0/c23/c40 | test AUC c0/c23/c40 | test FPR c0/c23/c40 | "
+        "per-method test AUC at c23 | c23→c40 drop |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for spec in args.detectors:
+        name, _, path = spec.partition("=")
+        model, size = _load(Path(path))
+        rep = protocol_report(model, size, args.faces, args.target_fpr)
+        reports[name] = rep
+        t, cal = rep["test"], rep["calibration"]
+        comps = [c for c in ("c0", "c23", "c40") if c in t]
+        per = ", ".join(f"{m} {v:.3f}" for m, v in t["c23"]["per_method_auc"].items()) if "c23" in t else ""
+        cauc = "/".join(f"{rep['calib_auc'][c]:.3f}" for c in comps)
+        tauc = "/".join(f"{t[c]['auc']:.3f}" for c in comps)
+        tfpr = "/".join(f"{t[c]['fpr']:.3f}" for c in comps)
+        drop = t.get("auc_drop_c23_c40", float("nan"))
+        lines.append(f"| {name} | {cal['threshold']:.3f} | {cauc} | {tauc} | {tfpr} | {per} | {drop:.3f} |")
+        print(lines[-1], flush=True)
+    info = json.loads((args.faces / "faces.json").read_text())
+    n = {s: len(v) for s, v in info["people"].items()}
+    lines += [
+        "",
+        f"- face benchmark {args.faces}: {info['n_people']} people (train {n['train']}, calib {n['calib']}, "
+        f"test {n['test']}); test reals per compression: {t['c0']['n_real']}, fakes: {t['c0']['n_fake']}",
+        f"- threshold: {100 * args.target_fpr:.0f} % FPR on the calib reals (c0/c23/c40 pooled)",
+    ]
+    if args.note:
+        lines.append(f"- note: {args.note}")
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=1) + "\n")
+    if not args.no_append:
+        append_results("Face benchmark: identity-disjoint, cross-corpus (unseen people)", lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Continue a shipped-recipe detector from its export on another folder: N more steps at a lower learning rate.
+
+Used for the default detector: the blend-trained run (runs/blend-pair) fine-tuned 150 steps with the man's
+train-split reals and this project's autoencoder-swap fakes added, so the demo's swap is caught too.
+
+Usage:
+    python scripts/finetune_detector.py INIT_EXPORT DATA_FOLDER RUN_DIR STEPS
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from deepfake_lab.train.checkpoint import load_exported
+from deepfake_lab.train.run import build_run_config
+from deepfake_lab.train.trainer import Trainer
+
+
+def main() -> None:
+    init, data, run, steps = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+    over = [f"data.name={data}", f"train.steps={steps}", "optim.lr=0.00005", "optim.warmup_steps=10",
+            "train.checkpoint_every=50", "train.log_every=25"]  # fmt: skip
+    cfg = build_run_config("detector-default", overrides=over)
+    cfg.task_kwargs = {**cfg.task_kwargs, "pretrained": ""}  # the weights come from INIT_EXPORT
+    cmd = f"python scripts/finetune_detector.py {init} {data} {run} {steps}"
+    trainer = Trainer(cfg, run, progress=False, tensorboard=False, command=cmd)
+    model, _ = load_exported(init)
+    trainer.model.load_state_dict(model.state_dict())
+    print(trainer.fit())
+
+
+if __name__ == "__main__":
+    main()
