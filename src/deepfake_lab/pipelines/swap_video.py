@@ -282,9 +282,10 @@ class FaceSwapper:
         self.model, self.opt = model, opt
         self.guard = SwapGuard(model.card.get("swap_guard") if opt.guard else None, opt.to)
         self.checks: list[FaceCheck] = []  # the guard's verdict on each face of the last call
+        self.pasted: list[tuple[np.ndarray, np.ndarray]] = []  # (frame -> crop matrix, crop mask) per pasted face
 
     def __call__(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
-        self.checks = []
+        self.checks, self.pasted = [], []
         if not faces:
             return image
         opt, p, s = self.opt, self.opt.paste_size, self.model.image_size
@@ -312,6 +313,7 @@ class FaceSwapper:
             mask = paste_mask(hulls[i], lm, erode=erode, feather=feather, hull_grow=int(round(0.03 * p)))
             big = colour_transfer(big, a.image, mask, opt.colour)
             result = blend_face(result, big, a.matrix, mask, opt.blend)
+            self.pasted.append((a.matrix, mask))
         return result
 
 
