@@ -94,7 +94,7 @@ def faceswap_train_command(
         console.print(f"[yellow]{stop}[/]. Run the same command again to resume.")
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted during extraction[/]; run the same command again to resume ({run}).")
+        console.print(f"[yellow]interrupted[/]; run the same command again to resume ({run}).")
         raise typer.Exit(130) from None
     shown = ", ".join(f"{k}={v:.3g}" for k, v in res.eval.items())
     console.print(
