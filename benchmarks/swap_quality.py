@@ -11,6 +11,14 @@ transfer → feathered blend), then:
 - reconstruction: masked SSIM of A→A and B→B on the held-out 64 px crops;
 - temporal flicker: mean |frame_t − frame_t−1| inside the face mask of the swapped video, divided by the same
   for the source (1 = as steady as the source), over consecutive held-out frames;
+- sharpness: variance of the Laplacian (grey) over the inner face (hull of the 51 inner landmarks: brows,
+  eyes, nose, mouth) of the swapped frame divided by the same in the source frame; median over frames
+  (1 = as sharp as the source);
+- seam: mean gradient magnitude (Sobel, grey) along the paste-back border (where the blend mask is between
+  0.05 and 0.95, in the frame) in the swapped frame divided by the same pixels in the source frame; median
+  over frames (1 = no edge added; a visible seam raises it);
+- guard: fraction of the held-out faces the swap guard passed through (`pipelines.swap_guard`; 0 when the card
+  has no statistics);
 - identity, dlib (when the [metrics] extra is installed): 128-d face-recognition embeddings; mean Euclidean
   distance of swapped faces to the target identity's mean training embedding and to the source's (dlib's
   same-person threshold is 0.6), the fraction closer to the target, and the same distances for held-out real
@@ -80,6 +88,41 @@ def _dlib_refs(emb: DlibFaceEmbedder, root: Path, fs, n: int = 80) -> np.ndarray
     return np.stack(out)
 
 
+def _grey(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def sharpness_ratio(src: np.ndarray, out: np.ndarray, landmarks68: np.ndarray) -> float:
+    """Variance of the Laplacian over the inner-face hull (68-point indices 17..67), swapped / source."""
+    region = np.zeros(src.shape[:2], np.uint8)
+    cv2.fillConvexPoly(region, cv2.convexHull(np.round(landmarks68[17:]).astype(np.int32)), 1)
+    inside = region.astype(bool)
+    if inside.sum() < 50:
+        return float("nan")
+    v = [float(cv2.Laplacian(_grey(x), cv2.CV_32F)[inside].var()) for x in (out, src)]
+    return v[0] / max(v[1], 1e-6)
+
+
+def seam_ratio(src: np.ndarray, out: np.ndarray, pasted: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean Sobel gradient magnitude along the paste-back border (blend mask in (0.05, 0.95), dilated 1 px),
+    swapped / source."""
+    h, w = src.shape[:2]
+    band = np.zeros((h, w), bool)
+    for matrix, mask in pasted:
+        inv = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
+        m = cv2.warpAffine(mask.astype(np.float32), inv, (w, h), flags=cv2.INTER_LINEAR)
+        band |= (m > 0.05) & (m < 0.95)
+    band = cv2.dilate(band.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if band.sum() < 20:
+        return float("nan")
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        g = _grey(x)
+        return np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+
+    return float(grad(out)[band].mean() / max(grad(src)[band].mean(), 1e-6))
+
+
 def run(model_path: Path, faces: dict[str, Path], max_frames: int) -> dict[str, float]:
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
@@ -140,6 +183,9 @@ def run(model_path: Path, faces: dict[str, Path], max_frames: int) -> dict[str, 
             nme, flick_out, flick_src, p_tgt, cos_t, cos_s, n_frames, t_swap = [], [], [], [], [], [], 0, 0.0
             d_tgt: list[float] = []
             d_src: list[float] = []
+            sharp: list[float] = []
+            seam: list[float] = []
+            n_faces = n_passed = 0
             for source, frames in by_source.items():
                 wanted = set(sorted(frames)[:max_frames])
                 analyzer = FaceAnalyzer(det, max_faces=1)
@@ -161,6 +207,11 @@ def run(model_path: Path, faces: dict[str, Path], max_frames: int) -> dict[str, 
                         t_swap += time.perf_counter() - t0
                         n_frames += 1
                         fin = faces_in[0]
+                        n_faces += len(faces_in)
+                        n_passed += sum(not c.swap for c in swapper.checks)
+                        if swapper.pasted:
+                            sharp.append(sharpness_ratio(f.image, out, fin.landmarks68))
+                            seam.append(seam_ratio(f.image, out, swapper.pasted))
                         faces_out = [x for x in analyzer_out(out) if x.mesh is not None]
                         l_in = fin.landmarks68
                         if faces_out:
@@ -203,6 +254,9 @@ def run(model_path: Path, faces: dict[str, Path], max_frames: int) -> dict[str, 
             res[f"{key}_p_target_identity"] = float(np.mean(p_tgt)) if p_tgt else float("nan")
             res[f"{key}_cos_to_target_mean"] = float(np.mean(cos_t)) if cos_t else float("nan")
             res[f"{key}_swap_ms_per_frame"] = 1000 * t_swap / max(n_frames, 1)
+            res[f"{key}_sharpness_ratio"] = float(np.nanmedian(sharp)) if sharp else float("nan")
+            res[f"{key}_seam_gradient_ratio"] = float(np.nanmedian(seam)) if seam else float("nan")
+            res[f"{key}_guard_passed_through"] = n_passed / max(n_faces, 1)
             if d_tgt:
                 res[f"{key}_dlib_dist_to_target"] = float(np.mean(d_tgt))
                 res[f"{key}_dlib_dist_to_source"] = float(np.mean(d_src))
@@ -233,7 +287,10 @@ def main() -> None:
             "",
             "dlib_* = dlib 128-d embeddings ([metrics] extra); p_target_identity / cos_to_target_mean = the "
             "PCA + logistic-regression fallback fitted on the facesets' training crops; NME = landmark error / "
-            "outer-eye distance; flicker_ratio = in-mask frame-to-frame change of the swap / of the source.",
+            "outer-eye distance; flicker_ratio = in-mask frame-to-frame change of the swap / of the source; "
+            "sharpness_ratio = inner-face variance of the Laplacian, swapped / source (median); seam_gradient_ratio = "
+            "gradient magnitude along the paste-back border, swapped / source (median); guard_passed_through = "
+            "faces the swap guard left untouched.",
         ]
         append_results("Face swap quality (held-out frames)", lines)
 

@@ -36,6 +36,7 @@ _COMMAND_MODULES = [
     "deepfake_lab.cli.gan_cmd",
     "deepfake_lab.cli.extract_cmd",
     "deepfake_lab.cli.swap_cmd",
+    "deepfake_lab.cli.faceswap_cmd",
     "deepfake_lab.cli.bench_cmd",
     "deepfake_lab.cli.detect_cmd",
     "deepfake_lab.cli.calibrate_cmd",

@@ -31,6 +31,7 @@ Identity = Literal["a", "b"]
 ColourTransfer = Literal["reinhard", "histogram", "none"]
 BlendMode = Literal["feather", "poisson"]
 Compression = Literal["c0", "c23", "c40"]
+SwapModelName = Literal["swap-128", "swap-lite", "swap-original"]  # pipelines.faceswap_train.SWAP_MODELS
 DEVICE_HELP = "cpu | cuda | cuda:N | auto (CUDA when present)."
 
 AGGREGATION_HELP = (

@@ -37,6 +37,11 @@ def register(app: typer.Typer) -> None:
         detect_every: int = typer.Option(1, "--detect-every", help="Detect every N frames, track in between."),
         max_faces: int = typer.Option(None, "--max-faces", help="Swap at most N faces per frame (largest)."),
         crf: int = typer.Option(18, "--crf", help="x264 quality, 0 (lossless) .. 51."),
+        swap_all: bool = typer.Option(
+            False, "--swap-all",
+            help="Swap every face, also those the model's card marks as unlike its training faces (by default "
+            "they pass through untouched and the sidecar says why).",
+        ),  # fmt: skip
         quiet: bool = quiet_option(),
         no_progress: bool = no_progress_alias(),
         no_provenance: bool = typer.Option(
@@ -60,7 +65,7 @@ def register(app: typer.Typer) -> None:
         warn_if_disabled(no_provenance)
         opts = SwapOptions(
             to=to, colour=colour, blend=blend, paste_size=paste_size, detect_every=detect_every,
-            max_faces=max_faces, crf=crf,
+            max_faces=max_faces, crf=crf, guard=not swap_all,
         )  # fmt: skip
         opts.validate()
         if not source.exists():
@@ -87,6 +92,11 @@ def register(app: typer.Typer) -> None:
             f"{report.frames_replaced} frame(s), {report.frames_without_faces} frame(s) without faces passed through "
             f"({report.fps:.1f} frames/s); sidecar {report.sidecar}"
         )
+        if report.faces_passed_through:
+            console.print(
+                f"{report.faces_passed_through} face(s) unlike the model's training faces passed through untouched "
+                f"(reasons in the sidecar's passed_through; --swap-all to swap them anyway)"
+            )
         if report.frames_replaced == 0:
             console.print(f"[yellow]warning:[/] no face found in {source}; the output is the unchanged input")
         if report.incomplete:

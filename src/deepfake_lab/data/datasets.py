@@ -248,7 +248,7 @@ def load_dataset(
             mask, "test" = the held-out end of each source) or a folder of images.
         split: "train" or "test" ("all" for folders and facesets).
         image_size: resize target for folders (built-ins keep their native size unless given).
-        channels: 1 or 3 for folders (default 3).
+        channels: 1 or 3 for folders (default 3); 5 for a faceset adds its eyes + mouth mask as channel 4.
         limit: keep a seeded random subset of `limit` items (every class stays represented).
     """
     if split not in ("train", "test", "all"):
@@ -264,7 +264,7 @@ def load_dataset(
     elif (Path(name) / "faces.jsonl").is_file():  # an `extract` faceset: RGB + face mask, held-out split
         from deepfake_lab.data.faceset import load_faceset
 
-        return load_faceset(name, split, image_size=image_size or 64, limit=limit)
+        return load_faceset(name, split, image_size=image_size or 64, limit=limit, parts=channels == 5)
     elif (Path(name) / "pairs.json").is_file():  # a paired folder (pix2pix): source + target channels stacked
         from deepfake_lab.data.paired import load_paired
 

@@ -28,7 +28,10 @@ import torch
 from deepfake_lab.data.datasets import ImageDataset
 from deepfake_lab.errors import BadInputError
 
-__all__ = ["DEFAULT_HOLDOUT", "Faceset", "is_faceset", "faceset_margin", "load_faceset", "split_records"]
+__all__ = [
+    "DEFAULT_HOLDOUT", "Faceset", "crop_points", "is_faceset", "faceset_margin", "load_faceset", "parts_mask",
+    "split_records",
+]
 
 DEFAULT_HOLDOUT = 0.2
 HOLDOUT_RULE = "per source, faces ordered by frame; the last {f:.0%} of each source's faces are held out (test)"
@@ -107,15 +110,39 @@ def split_records(records: list[dict[str, Any]], split: str, holdout: float = DE
     return out
 
 
-def _crop_mask(record: dict[str, Any], image_size: int) -> np.ndarray:
-    """Feathered face-hull mask [S, S] uint8 of a record's 68 landmarks mapped into the crop at `image_size`."""
-    from deepfake_lab.faces import face_mask, transform_points
+def crop_points(record: dict[str, Any], image_size: int) -> np.ndarray:
+    """A record's 68 landmarks (frame coordinates) mapped into its crop at `image_size`: (68, 2)."""
+    from deepfake_lab.faces import transform_points
 
     pts = np.asarray(record["landmarks"], np.float64)
     m = np.asarray(record["matrix"], np.float64)
-    crop = transform_points(pts, m) * (image_size / float(record["size"]))
-    mask = face_mask(crop, (image_size, image_size), feather=image_size / 32)
+    return transform_points(pts, m) * (image_size / float(record["size"]))
+
+
+def _crop_mask(record: dict[str, Any], image_size: int) -> np.ndarray:
+    """Feathered face-hull mask [S, S] uint8 of a record's 68 landmarks mapped into the crop at `image_size`."""
+    from deepfake_lab.faces import face_mask
+
+    mask = face_mask(crop_points(record, image_size), (image_size, image_size), feather=image_size / 32)
     return (mask * 255 + 0.5).astype(np.uint8)
+
+
+def parts_mask(points68: np.ndarray, image_size: int) -> np.ndarray:
+    """Eyes (with brows) and mouth regions of a face as one feathered mask [S, S] float32 in [0, 1].
+
+    Args:
+        points68: (68, 2) landmarks in the crop's pixel coordinates.
+        image_size: side S of the crop.
+    """
+    from deepfake_lab.faces import face_mask
+
+    pts = np.asarray(points68, np.float64)
+    grow = max(1, int(round(image_size / 40)))
+    regions = (np.r_[17:22, 36:42], np.r_[22:27, 42:48], np.r_[48:60])  # left eye+brow, right eye+brow, mouth
+    out = np.zeros((image_size, image_size), np.float32)
+    for idx in regions:
+        out = np.maximum(out, face_mask(pts[idx], (image_size, image_size), grow=grow, feather=image_size / 32))
+    return out
 
 
 def load_faceset(
@@ -125,6 +152,7 @@ def load_faceset(
     image_size: int = 64,
     holdout: float = DEFAULT_HOLDOUT,
     limit: int | None = None,
+    parts: bool = False,
 ) -> Faceset:
     """Read a faceset into memory at `image_size`, with the landmark face mask as channel 3.
 
@@ -134,9 +162,10 @@ def load_faceset(
         image_size: side S of the returned crops (crops are shrunk with area averaging; never enlarged).
         holdout: held-out fraction per source.
         limit: keep the first `limit` items of the split.
+        parts: add channel 4, the eyes + mouth mask (`parts_mask`), for losses that weight those regions.
 
     Returns:
-        `Faceset` with images uint8 [N, 4, S, S].
+        `Faceset` with images uint8 [N, 4, S, S] (or [N, 5, S, S] with `parts`).
 
     Raises:
         BadInputError: not a faceset, empty, crops smaller than `image_size`, unreadable crops.
@@ -160,7 +189,7 @@ def load_faceset(
         chosen = chosen[: max(1, int(limit))]
     if not chosen:
         raise BadInputError(f"faceset {p} has no faces in its {split!r} split ({len(records)} faces in all)")
-    images = np.empty((len(chosen), 4, image_size, image_size), np.uint8)
+    images = np.empty((len(chosen), 5 if parts else 4, image_size, image_size), np.uint8)
     for i, r in enumerate(chosen):
         f = p / r["file"]
         bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
@@ -173,6 +202,8 @@ def load_faceset(
             rgb = cv2.resize(rgb, (image_size, image_size), interpolation=cv2.INTER_AREA)
         images[i, :3] = rgb.transpose(2, 0, 1)
         images[i, 3] = _crop_mask(r, image_size)
+        if parts:
+            images[i, 4] = (parts_mask(crop_points(r, image_size), image_size) * 255 + 0.5).astype(np.uint8)
     return Faceset(
         name=str(p),
         images=torch.from_numpy(images),

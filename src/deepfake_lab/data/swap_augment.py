@@ -120,17 +120,17 @@ def augment_swap_batch(batch: Tensor, g: torch.Generator, aug: SwapAugment) -> t
     """Training triple from a faceset batch.
 
     Args:
-        batch: [B, 4, S, S] float in [0, 1]: RGB + face mask.
+        batch: [B, 3 + M, S, S] float in [0, 1]: RGB + face mask (+ further masks, e.g. eyes and mouth).
         g: random generator.
         aug: strengths.
 
     Returns:
-        (input [B, 3, S, S] warped, target [B, 3, S, S] un-warped, mask [B, 1, S, S]); input and target share
-        the affine jitter, flip and colour jitter.
+        (input [B, 3, S, S] warped, target [B, 3, S, S] un-warped, masks [B, M, S, S]); input and target share
+        the affine jitter, flip and colour jitter; the masks follow the affine jitter and flip.
     """
     x = batch.float().contiguous()
     x = random_affine(x, g, rotation=aug.rotation, zoom=aug.zoom, shift=aug.shift, flip=aug.flip)
     rgb = colour_jitter(x[:, :3], g, aug.colour)
-    mask = x[:, 3:4]
+    mask = x[:, 3:]
     inp = random_warp(rgb, g, strength=aug.warp, grid=aug.warp_grid)
     return inp, rgb, mask

@@ -13,7 +13,7 @@ import numpy as np
 
 from deepfake_lab.faces.landmarks import FACE_OVAL
 
-__all__ = ["face_mask", "hull_polygon", "feather_mask", "grow_mask"]
+__all__ = ["face_mask", "hull_polygon", "feather_mask", "grow_mask", "border_fade", "paste_mask"]
 
 
 def hull_polygon(points: np.ndarray) -> np.ndarray:
@@ -77,3 +77,51 @@ def face_mask(
     cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=4)
     mask = grow_mask(mask, grow)
     return feather_mask(mask, feather)
+
+
+def border_fade(size: int, width: float) -> np.ndarray:
+    """(size, size) float32 weight: 0 on the crop's edge rising to 1 at `width` pixels inside (smooth ramp).
+
+    A mask multiplied by it never reaches the edge of the crop, so no box-shaped seam can appear where a mask
+    that runs off the crop is cut.
+    """
+    w = max(float(width), 1.0)
+    r = np.arange(size, dtype=np.float32)
+    d = np.minimum(r, size - 1 - r) / w
+    ramp = np.clip(d, 0.0, 1.0)
+    ramp = ramp * ramp * (3 - 2 * ramp)  # smoothstep
+    return np.minimum.outer(ramp, ramp).astype(np.float32)
+
+
+def paste_mask(
+    hull: np.ndarray,
+    learned: np.ndarray | None = None,
+    *,
+    erode: int = 0,
+    feather: float = 0.0,
+    hull_grow: int = 0,
+) -> np.ndarray:
+    """The mask a swapped face is pasted back with, in crop pixels: float32 (S, S) in [0, 1].
+
+    With a learned mask (the decoder's mask channel, resized to the crop): the mask is thresholded at 0.5,
+    limited to the landmark hull grown by `hull_grow` pixels (so a wrong prediction cannot paste background far
+    from the face), eroded by `erode` pixels and feathered over `feather` pixels; without one, the hard hull is
+    eroded and feathered the same way. Either way it fades to 0 before the crop's edge (`border_fade`), so the
+    paste-back has no box-shaped seam.
+
+    Args:
+        hull: (S, S) hard (or soft) landmark-hull mask in [0, 1].
+        learned: (S, S) predicted mask probability in [0, 1], or None.
+        erode: pixels to shrink the mask by before feathering (puts the soft edge inside the face).
+        feather: width of the soft edge in pixels.
+        hull_grow: how far (pixels) a learned mask may reach beyond the landmark hull.
+    """
+    h = (np.asarray(hull, np.float32) > 0.5).astype(np.uint8) * 255
+    if learned is not None:
+        limit = grow_mask(h, hull_grow) if hull_grow else h
+        m = ((np.asarray(learned, np.float32) > 0.5).astype(np.uint8) * 255) & limit
+    else:
+        m = h
+    m = grow_mask(m, -abs(int(erode)))
+    out = feather_mask(m, feather)
+    return out * border_fade(out.shape[0], max(feather, 2.0))

@@ -166,7 +166,7 @@ class _AESwap:
         p, s, opt = PASTE, self.model.image_size, self.opt
         a = align_face(frame, landmarks68, p, self.model.margin)
         small = cv2.resize(a.image, (s, s), interpolation=cv2.INTER_AREA)[None]
-        out, learned = self.model.swap(small, to)
+        out, learned, _ = self.model.swap(small, to)
         big = cv2.resize(out[0], (p, p), interpolation=cv2.INTER_CUBIC)
         mask = face_mask(
             a.to_crop(landmarks68), (p, p), grow=-int(round(opt.mask_erode * p)), feather=opt.mask_feather * p

@@ -44,9 +44,10 @@ from deepfake_lab.faces.align import align_face
 from deepfake_lab.faces.blend import BLEND_MODES, blend_face
 from deepfake_lab.faces.colour import COLOUR_MODES, colour_transfer
 from deepfake_lab.faces.detect import create_detector
-from deepfake_lab.faces.mask import face_mask
+from deepfake_lab.faces.mask import face_mask, paste_mask
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face
+from deepfake_lab.pipelines.swap_guard import FaceCheck, SwapGuard, masked_l1, pose_feature
 from deepfake_lab.provenance.label import Provenance, tmp_output
 from deepfake_lab.train.checkpoint import load_exported, resolve_export
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
@@ -85,6 +86,9 @@ class SwapOptions:
         max_faces: swap at most this many faces per frame (largest first); None = all.
         crf: x264 quality of video outputs (0..51).
         threads: torch threads for the model (1 leaves a core for decoding and detection).
+        guard: pass through (and list in the sidecar) faces the model's card marks as outside its training
+            faces: pose far from the target identity's, a poor reconstruction by the face's own decoder or a
+            learned mask that disagrees with the landmarks (`pipelines.swap_guard`); False swaps every face.
     """
 
     to: str = "b"
@@ -97,6 +101,7 @@ class SwapOptions:
     max_faces: int | None = None
     crf: int = 18
     threads: int = 1
+    guard: bool = True
 
     def validate(self) -> None:
         if self.to not in ("a", "b"):
@@ -128,6 +133,8 @@ class SwapReport:
     seconds: float = 0.0
     kind: str = "video"
     replaced: list[dict[str, Any]] = field(default_factory=list)
+    faces_passed_through: int = 0
+    passed_through: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     incomplete: str | None = None  # the source decoded fewer frames than it declares (truncated/corrupt)
 
@@ -158,13 +165,22 @@ class SwapModel:
         return str(self.card.get("name") or self.card.get("model"))
 
     @torch.no_grad()
-    def swap(self, crops: np.ndarray, to: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Swap faces: crops (N, S, S, 3) uint8 at the model size -> ((N, S, S, 3) uint8, (N, S, S) mask or None)."""
+    def swap(
+        self, crops: np.ndarray, to: str, own: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Swap faces: crops (N, S, S, 3) uint8 at the model size -> ((N, S, S, 3) uint8, (N, S, S) mask or None,
+        own-decoder reconstruction (N, 3, S, S) float in [0, 1] or None).
+
+        `own`: also decode with this identity's decoder (the faces' own identity: a self-reconstruction, for
+        `SwapGuard`'s render-confidence check).
+        """
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
-        out = self.net.decode(self.net.encode(x), to).float().clamp(0, 1)
+        h = self.net.encode(x)
+        out = self.net.decode(h, to).float().clamp(0, 1)
         rgb = (out[:, :3].permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
         mask = out[:, 3].numpy() if out.shape[1] == 4 else None
-        return rgb, mask
+        rec = self.net.decode(h, own)[:, :3].float().clamp(0, 1).numpy() if own else None
+        return rgb, mask, rec
 
 
 def sha256_file(path: Path) -> str:
@@ -264,25 +280,48 @@ class FaceSwapper:
 
     def __init__(self, model: SwapModel, opt: SwapOptions) -> None:
         self.model, self.opt = model, opt
+        self.guard = SwapGuard(model.card.get("swap_guard") if opt.guard else None, opt.to)
+        self.checks: list[FaceCheck] = []  # the guard's verdict on each face of the last call
+        self.pasted: list[tuple[np.ndarray, np.ndarray]] = []  # (frame -> crop matrix, crop mask) per pasted face
 
     def __call__(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
+        self.checks, self.pasted = [], []
         if not faces:
             return image
         opt, p, s = self.opt, self.opt.paste_size, self.model.image_size
         aligned = [align_face(image, f.mesh, p, self.model.margin) for f in faces]  # type: ignore[arg-type]
         small = np.stack([cv2.resize(a.image, (s, s), interpolation=cv2.INTER_AREA) for a in aligned])
-        out, learned = self.model.swap(small, opt.to)
+        out, learned, rec = self.model.swap(small, opt.to, self.guard.own if self.guard.needs_recon else None)
+        pts = [a.to_crop(f.landmarks68) for a, f in zip(aligned, faces, strict=True)]
+        hulls = [face_mask(q, (p, p)) for q in pts]
+        recon_l1 = iou = None
+        if rec is not None:
+            small_hull = np.stack([cv2.resize(h, (s, s), interpolation=cv2.INTER_AREA) > 0.5 for h in hulls])
+            x = small.transpose(0, 3, 1, 2).astype(np.float32) / 255
+            recon_l1 = masked_l1(rec, x, small_hull)
+        if learned is not None:
+            iou = np.array([_iou(cv2.resize(m, (p, p), interpolation=cv2.INTER_LINEAR), h) for m, h in zip(
+                learned, hulls, strict=True)])  # fmt: skip
+        self.checks = self.guard.check(np.stack([pose_feature(q, p) for q in pts]), recon_l1, iou)
         result = image
-        for i, (a, f) in enumerate(zip(aligned, faces, strict=True)):
+        erode, feather = int(round(opt.mask_erode * p)), opt.mask_feather * p
+        for i, a in enumerate(aligned):
+            if not self.checks[i].swap:
+                continue  # outside what the model saw: the original face stays
             big = cv2.resize(out[i], (p, p), interpolation=cv2.INTER_CUBIC)
-            mask = face_mask(
-                a.to_crop(f.landmarks68), (p, p), grow=-int(round(opt.mask_erode * p)), feather=opt.mask_feather * p
-            )
-            if learned is not None:
-                mask = mask * cv2.resize(learned[i], (p, p), interpolation=cv2.INTER_LINEAR)
+            lm = cv2.resize(learned[i], (p, p), interpolation=cv2.INTER_LINEAR) if learned is not None else None
+            mask = paste_mask(hulls[i], lm, erode=erode, feather=feather, hull_grow=int(round(0.03 * p)))
             big = colour_transfer(big, a.image, mask, opt.colour)
             result = blend_face(result, big, a.matrix, mask, opt.blend)
+            self.pasted.append((a.matrix, mask))
         return result
+
+
+def _iou(prob: np.ndarray, hull: np.ndarray) -> float:
+    """IoU of a predicted mask (> 0.5) and the landmark hull (> 0.5)."""
+    a, b = prob > 0.5, hull > 0.5
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 class _MarkAndWrite:
@@ -403,20 +442,36 @@ def swap_media(
                         else:
                             _write_image(tmp, prov.mark(image), provenance_comment(sm, src))
                         report.frames += 1
-                        if faces:
+                        checks = swapper.checks or [FaceCheck(True)] * len(faces)
+                        done = [f for f, c in zip(faces, checks, strict=True) if c.swap]
+                        kept = [(f, c) for f, c in zip(faces, checks, strict=True) if not c.swap]
+                        if done:
                             report.frames_replaced += 1
-                            report.faces_replaced += len(faces)
+                            report.faces_replaced += len(done)
                             report.replaced.append(
                                 {
                                     "frame": frame.index,
                                     "time": round(float(frame.time), 4),
                                     "faces": [
                                         {"track": int(f.track_id), "bbox": [round(float(v), 1) for v in f.bbox]}
-                                        for f in faces
+                                        for f in done
                                     ],
                                 }
                             )
-                        else:
+                        if kept:
+                            report.faces_passed_through += len(kept)
+                            report.passed_through.append(
+                                {
+                                    "frame": frame.index,
+                                    "time": round(float(frame.time), 4),
+                                    "faces": [
+                                        {"track": int(f.track_id), "bbox": [round(float(v), 1) for v in f.bbox],
+                                         **c.to_dict()}
+                                        for f, c in kept
+                                    ],
+                                }
+                            )  # fmt: skip
+                        if not faces:
                             no_face.append(frame.index)
                         if on_frame is not None:
                             on_frame(report.frames, total)
@@ -442,7 +497,7 @@ def swap_media(
         if prov.enabled
         else {"watermark": None, "c2pa": False, "disabled": "--no-provenance"}
     )
-    _write_sidecar(report, src, sm, opt, no_face)
+    _write_sidecar(report, src, sm, opt, no_face, swapper.guard.thresholds())
     return report
 
 
@@ -458,7 +513,9 @@ def _write_image(path: Path, image: np.ndarray, comment: str) -> None:
         im.save(path, quality=95) if path.suffix.lower() in (".jpg", ".jpeg") else im.save(path)
 
 
-def _write_sidecar(report: SwapReport, src: Path, model: SwapModel, opt: SwapOptions, no_face: list[int]) -> None:
+def _write_sidecar(
+    report: SwapReport, src: Path, model: SwapModel, opt: SwapOptions, no_face: list[int], guard: dict[str, Any]
+) -> None:
     data = {
         "kind": SIDECAR_KIND,
         "format_version": SIDECAR_VERSION,
@@ -483,5 +540,8 @@ def _write_sidecar(report: SwapReport, src: Path, model: SwapModel, opt: SwapOpt
         "provenance": report.provenance,
         "source_incomplete": report.incomplete,
         "replaced": report.replaced,
+        "faces_passed_through": report.faces_passed_through,
+        "guard": guard,
+        "passed_through": report.passed_through,
     }
     report.sidecar.write_text(json.dumps(data, indent=1) + "\n")

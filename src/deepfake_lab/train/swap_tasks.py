@@ -3,7 +3,9 @@
 Each step reconstructs an augmented batch of A (the trainer's dataset, a faceset) with decoder A and a batch
 of B (the faceset `faces_b`, held by the task and drawn with its own generator) with decoder B. The loss is
 taken on the face region: mask-weighted L1 / MSE plus DSSIM on the masked images (weights configurable),
-where the weight outside the landmark face mask is `background_weight`.
+where the weight outside the landmark face mask is `background_weight`. Facesets loaded with their eyes +
+mouth mask (5 channels, `load_faceset(parts=True)`) add `parts_weight` to the pixel weight there. Models with a
+learned mask channel train it against the landmark face hull (L1 or BCE, `mask_loss`).
 """
 
 from __future__ import annotations
@@ -22,23 +24,41 @@ from deepfake_lab.losses.ssim import dssim, ssim
 from deepfake_lab.train.tasks import TASKS, Phase, Task
 
 
-def masked_losses(pred: Tensor, target: Tensor, mask: Tensor, background_weight: float) -> dict[str, Tensor]:
-    """L1, MSE and DSSIM of pred vs target weighted by w = mask + background_weight · (1 - mask).
+def masked_losses(
+    pred: Tensor,
+    target: Tensor,
+    mask: Tensor,
+    background_weight: float,
+    parts: Tensor | None = None,
+    parts_weight: float = 0.0,
+) -> dict[str, Tensor]:
+    """L1, MSE and DSSIM of pred vs target weighted by w = mask + background_weight · (1 - mask) (+ parts_weight ·
+    parts: extra weight on eyes and mouth).
 
     Args:
         pred: [B, 3, S, S]; target: [B, 3, S, S]; mask: [B, 1, S, S] in [0, 1].
+        parts: [B, 1, S, S] eyes + mouth mask in [0, 1], or None.
 
     Returns:
-        {"l1", "mse", "dssim"} scalars (float32).
+        {"l1", "mse", "dssim"} scalars (float32). L1 and MSE are normalised by the mean weight, so the extra
+        weight on the parts shifts emphasis without scaling the loss; DSSIM is taken on the masked images,
+        plus (with parts) DSSIM of the parts region alone times `parts_weight`.
     """
     pred, target, mask = pred.float(), target.float(), mask.float()
     w = mask + background_weight * (1 - mask)
+    if parts is not None and parts_weight > 0:
+        w = w + parts_weight * parts.float()
     denom = w.sum() * pred.shape[1] + 1e-6
-    return {
+    m = mask + background_weight * (1 - mask)
+    out = {
         "l1": (w * (pred - target).abs()).sum() / denom,
         "mse": (w * (pred - target) ** 2).sum() / denom,
-        "dssim": dssim(pred * w, target * w),
+        "dssim": dssim(pred * m, target * m),
     }
+    if parts is not None and parts_weight > 0:
+        p = parts.float()
+        out["dssim"] = out["dssim"] + parts_weight * dssim(pred * p, target * p)
+    return out
 
 
 @TASKS.register("swap", family="swap")
@@ -51,7 +71,9 @@ class SwapTask(Task):
         l1_weight: weight of the masked L1 term.
         mse_weight: weight of the masked MSE term.
         dssim_weight: weight of DSSIM on the masked images.
-        mask_weight: weight of the L1 loss of a learned mask channel against the landmark mask.
+        mask_weight: weight of the loss of a learned mask channel against the landmark mask.
+        mask_loss: "l1" or "bce" (binary cross-entropy) for the learned mask channel.
+        parts_weight: extra pixel weight on eyes and mouth (needs a 5-channel faceset, data.channels=5).
         background_weight: loss weight of pixels outside the face mask (0: face only).
         rotation, zoom, shift, flip, warp, colour: augmentation strengths (see `SwapAugment`).
         holdout: held-out fraction per source (must match how A is split; see `data.faceset`).
@@ -67,6 +89,8 @@ class SwapTask(Task):
         mse_weight: float = 0.0,
         dssim_weight: float = 1.0,
         mask_weight: float = 1.0,
+        mask_loss: str = "l1",
+        parts_weight: float = 0.0,
         background_weight: float = 0.05,
         rotation: float = 10.0,
         zoom: float = 0.05,
@@ -89,6 +113,11 @@ class SwapTask(Task):
         self.faces_b = str(faces_b)
         self.w_l1, self.w_mse, self.w_dssim, self.w_mask = l1_weight, mse_weight, dssim_weight, mask_weight
         self.bg = float(background_weight)
+        if mask_loss not in ("l1", "bce"):
+            raise BadInputError(f"mask_loss must be l1 or bce, got {mask_loss!r}")
+        if parts_weight < 0:
+            raise BadInputError(f"parts_weight must be >= 0, got {parts_weight}")
+        self.mask_loss, self.w_parts = mask_loss, float(parts_weight)
         self.aug = SwapAugment(rotation=rotation, zoom=zoom, shift=shift, flip=flip, warp=warp, colour=colour)
         self.holdout = float(holdout)
         self.generator = torch.Generator().manual_seed(int(seed))
@@ -105,15 +134,16 @@ class SwapTask(Task):
 
     def setup(self, data: ImageDataset) -> None:
         size = int(self.model.image_size)
-        if data.shape != (4, size, size) or not isinstance(data, Faceset):
+        if data.shape[1:] != (size, size) or data.shape[0] not in (4, 5) or not isinstance(data, Faceset):
             raise BadInputError(
                 f"the swap task trains on facesets: data {data.name!r} is not a faceset of {size} px faces "
                 "(give --faces-a FOLDER from `deepfake-lab extract`)"
             )
         if self.data_b is None:
-            self.data_b = load_faceset(self.faces_b, "train", image_size=size, holdout=self.holdout)
+            parts = data.shape[0] == 5  # B like A: with the eyes + mouth channel when A has it
+            self.data_b = load_faceset(self.faces_b, "train", image_size=size, holdout=self.holdout, parts=parts)
             try:
-                self.eval_b = load_faceset(self.faces_b, "test", image_size=size, holdout=self.holdout)
+                self.eval_b = load_faceset(self.faces_b, "test", image_size=size, holdout=self.holdout, parts=parts)
             except BadInputError:
                 self.eval_b = self.data_b
         margin = float(getattr(self.model, "crop_margin", data.margin))
@@ -132,12 +162,21 @@ class SwapTask(Task):
         idx = torch.randint(0, len(self.data_b), (min(n, len(self.data_b)),), generator=self.generator)
         return self.data_b.batch(idx).x.to(device)
 
-    def _side_loss(self, out: Tensor, target: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        parts = masked_losses(out[:, :3], target, mask, self.bg)
+    def _side_loss(self, out: Tensor, target: Tensor, masks: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """masks: [B, 1 or 2, S, S]: face hull (+ eyes and mouth)."""
+        mask = masks[:, :1]
+        regions = masks[:, 1:2] if masks.shape[1] > 1 else None
+        parts = masked_losses(out[:, :3], target, mask, self.bg, regions, self.w_parts)
         loss = self.w_l1 * parts["l1"] + self.w_mse * parts["mse"] + self.w_dssim * parts["dssim"]
         if out.shape[1] == 4:
-            parts["mask_l1"] = F.l1_loss(out[:, 3:4].float(), mask.float())
-            loss = loss + self.w_mask * parts["mask_l1"]
+            pred_m, tgt_m = out[:, 3:4].float(), mask.float()
+            if self.mask_loss == "bce":
+                with torch.autocast(out.device.type, enabled=False):
+                    parts["mask_bce"] = F.binary_cross_entropy(pred_m.clamp(1e-5, 1 - 1e-5), tgt_m.clamp(0, 1))
+                loss = loss + self.w_mask * parts["mask_bce"]
+            else:
+                parts["mask_l1"] = F.l1_loss(pred_m, tgt_m)
+                loss = loss + self.w_mask * parts["mask_l1"]
         return loss, parts
 
     def _loss(self, batch: Batch) -> dict[str, Tensor]:

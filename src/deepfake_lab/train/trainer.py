@@ -244,6 +244,7 @@ class Trainer:
         self._has_buffers = any(True for net in self.task.nets.values() for _ in net.buffers())
         self.step = 0
         self.logger: RunLogger | None = None
+        self.card_extra: dict[str, Any] = {}  # merged into the exported card (e.g. a face swap's crop policy)
         g = torch.Generator().manual_seed(1234)
         n_eval = min(len(self.eval_data), 512)
         self.eval_batch = self.eval_data.batch(torch.randperm(len(self.eval_data), generator=g)[:n_eval])
@@ -381,7 +382,9 @@ class Trainer:
         if not grids:
             return None
         tiles = [make_grid(g.float(), nrow=8) for g in grids.values()]
-        path = save_image(stack_grids(tiles), self.run_dir / "samples" / f"step_{self.step:06d}.png")
+        grid = stack_grids(tiles)
+        path = save_image(grid, self.run_dir / "samples" / f"step_{self.step:06d}.png")
+        save_image(grid, self.run_dir / "samples" / "latest.png")  # the preview to keep open while training
         if self.logger is not None:
             for (name, _), tile in zip(grids.items(), tiles, strict=False):
                 self.logger.image(name, tile, self.step)
@@ -413,6 +416,8 @@ class Trainer:
             },
             "metrics": metrics or {},
         }
+        for k, v in self.card_extra.items():
+            card[k] = {**card[k], **v} if isinstance(v, dict) and isinstance(card.get(k), dict) else v
         st, _ = export_model(
             net.to(memory_format=torch.contiguous_format),
             self.run_dir / "export",

@@ -187,3 +187,23 @@ def swap_lite(
         learn_mask=learn_mask,
         crop_margin=crop_margin,
     )
+
+
+@register_model("swap-128", family="swap", task="swap", conv=True, task_defaults={"mask_loss": "bce"})
+def swap_128(
+    *,
+    image_size: int = 128,
+    latent_dim: int = 192,
+    width: int = 32,
+    learn_mask: bool = True,
+    crop_margin: float = 0.1,
+) -> SwapAutoencoder:
+    """128 px CPU face swap with a learned face mask: the swap-lite layout at 128 px, dense bottleneck 192
+    (10.5 M params at width 32: 21 MB as fp16 safetensors).
+
+    The decoders upsample with pixel shuffle (depth-to-space) and output RGB + a mask channel trained against
+    the landmark face hull; conversion pastes back with that mask.
+    """
+    return swap_lite(
+        image_size=image_size, latent_dim=latent_dim, width=width, learn_mask=learn_mask, crop_margin=crop_margin
+    )
