@@ -135,7 +135,7 @@ def main() -> None:
             "python scripts/ship_detector.py --run runs/detector-fast --bench runs/bench "
             "--eval runs/bench-eval/report.json --install",
         ],
-        "usage": "deepfake-lab detect VIDEO --report report.html   (detect loads this detector by default)",
+        "usage": "deepfake-lab detect VIDEO --model fast --report report.html   (the fast preset; the default is detector-default)",
         "responsible_use": "For teaching and research; a detector score is evidence to review, not a verdict.",
     }
     stage = Path(tempfile.mkdtemp(prefix="ship-detector-"))

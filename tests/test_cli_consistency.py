@@ -173,7 +173,8 @@ def test_models_are_grouped_by_family_with_sizes_from_the_factories() -> None:
     assert titles == families  # one table per family, in order
     det = res.output.split("\ndetector")[1].split("\ngan")[0]
     assert "meso4" in det and "dcgan-64" not in det and "3×256×256" in det  # factory default
-    assert "detector-default (3×64×64, 12.6k)" in det  # what ships: read from its card and weights header
+    # what ships: read from its card and weights header (the fast preset is the old 64 px Meso-4)
+    assert "detector-fast (3×64×64, 12.6k)" in det and "detector-default (3×112×112, 2.2M)" in det
 
 
 def test_shell_completion_offers_commands_and_choices() -> None:

@@ -98,8 +98,8 @@ def register(app: typer.Typer) -> None:
     def faces(
         out: Path = typer.Option(Path("runs/faces"), "--out", "-o", help="Face benchmark folder (rebuilt)."),
         video_every: int = typer.Option(3, "--video-every", help="Use one video frame in N."),
-        max_video_frames: int = typer.Option(None, "--max-video-frames", help="At most N frames per video."),
-        seed: int = typer.Option(0, "--seed"),
+        max_video_frames: int | None = typer.Option(None, "--max-video-frames", help="At most N frames per video."),
+        seed: int = typer.Option(0, "--seed", help="Random seed of the fakes, donors and augmentations."),
     ) -> None:
         """Identity-disjoint, cross-corpus face benchmark: train/calib/test people, fakes of unseen people."""
         from deepfake_lab.pipelines.face_protocol import ProtocolOptions, build_face_protocol

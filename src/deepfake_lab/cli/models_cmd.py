@@ -34,7 +34,7 @@ def _stored_params(weights: Path) -> int | None:
 
 
 def _shipped() -> dict[str, list[str]]:
-    """Model name -> the shipped exports of it, e.g. {"meso4": ["detector-default (3×64×64, 12.6k)"]}."""
+    """Model name -> the shipped exports of it, e.g. {"meso4": ["detector-fast (3×64×64, 12.6k)"]}."""
     out: dict[str, list[str]] = {}
     for card_path in sorted(ASSETS.glob("*.json")):
         try:
