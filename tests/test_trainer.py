@@ -40,10 +40,12 @@ def test_run_dir_has_config_metrics_samples_checkpoint_export(tmp_path):
     assert (run / "config.yaml").is_file()
     assert len(_losses(run)) == 20
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "latest.png",  # the preview to keep open while training: the last step's grid
         "step_000007.png",
         "step_000014.png",
         "step_000020.png",
     ]
+    assert (run / "samples" / "latest.png").read_bytes() == (run / "samples" / "step_000020.png").read_bytes()
     assert list((run / "tb").iterdir())
     assert (run / "checkpoints" / "last.pt").is_file()
     model, card = load_exported(run)
