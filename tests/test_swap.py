@@ -47,6 +47,20 @@ def test_swap_lite_options() -> None:
         create_model("swap-lite", image_size=60)
 
 
+def test_swap_128_outputs_rgb_and_mask_at_128_px_and_trains() -> None:
+    assert "swap-128" in list_models("swap")
+    m = create_model("swap-128", width=8)
+    x = torch.rand(2, 3, 128, 128)
+    h = m.encode(x)
+    ya, yb = m.decode(h, "a"), m.decode(h, "b")
+    assert ya.shape == yb.shape == (2, 4, 128, 128)  # RGB + the learned face mask
+    assert float(ya.detach().min()) >= 0 and float(ya.detach().max()) <= 1
+    (ya.mean() + yb.mean()).backward()
+    assert all(p.grad is not None for p in m.parameters())
+    full = sum(p.numel() for p in create_model("swap-128").parameters())
+    assert 2 * full < 25e6  # the budget: <= 25 MB as fp16 safetensors
+
+
 # ------------------------------------------------------------------ augmentation
 
 
