@@ -21,12 +21,12 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from ship_detector import demo_figures, install  # the same demo figures and install step as the fast preset
 
 from deepfake_lab.pipelines.face_protocol import protocol_report
 from deepfake_lab.train.checkpoint import export_model, load_exported, read_card
@@ -143,27 +143,14 @@ def main() -> None:
                  family="detector", card=card, stem=NAME)  # fmt: skip
     model.float()
     if not args.no_demo:
-        from deepfake_lab.pipelines.demo import run_demo
-
-        demo = run_demo(stage / "demo", stage / f"{NAME}.safetensors", log=lambda s: print(s, file=sys.stderr))
-        card["metrics"]["demo"] = {
-            "clip": f"single_face.mp4 frames {demo.frames[0]}..{demo.frames[1]} (held out from the swap model)",
-            "original_score": None if demo.original.score is None else round(float(demo.original.score), 4),
-            "swapped_score": None if demo.swapped.score is None else round(float(demo.swapped.score), 4),
-            "original_verdict": getattr(demo.original, "verdict", None),
-            "swapped_verdict": getattr(demo.swapped, "verdict", None),
-            "command": "deepfake-lab demo",
-        }
+        card["metrics"]["demo"] = demo_figures(stage, stage / f"{NAME}.safetensors")
         export_model(model.half(), stage, model_name=run_card["model"], model_kwargs=run_card["model_kwargs"],
                      family="detector", card=card, stem=NAME)  # fmt: skip
         model.float()
     read_card(stage / f"{NAME}.json")
     print(json.dumps({"calibration": card["calibration"], "metrics": card["metrics"]}, indent=1))
     if args.install:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        for suffix in (".safetensors", ".json"):
-            shutil.copyfile(stage / f"{NAME}{suffix}", args.out_dir / f"{NAME}{suffix}")
-        print(f"installed {args.out_dir / NAME}.safetensors/.json", file=sys.stderr)
+        install(stage, args.out_dir, NAME)
     shutil.rmtree(stage, ignore_errors=True)
 
 

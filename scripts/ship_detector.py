@@ -66,6 +66,30 @@ def bench_metrics(model: nn.Module, bench: Path, comp: str, size: int) -> dict[s
     return out
 
 
+def demo_figures(stage: Path, weights: Path) -> dict[str, Any]:
+    """The demo (the held-out clip of the man's video, original vs face-swapped, through the real scanner)
+    with the detector `weights`: its scores and verdicts for the card."""
+    from deepfake_lab.pipelines.demo import run_demo
+
+    demo = run_demo(stage / "demo", weights, log=lambda s: print(s, file=sys.stderr))
+    return {
+        "clip": f"single_face.mp4 frames {demo.frames[0]}..{demo.frames[1]} (held out from the swap model)",
+        "original_score": None if demo.original.score is None else round(float(demo.original.score), 4),
+        "swapped_score": None if demo.swapped.score is None else round(float(demo.swapped.score), 4),
+        "original_verdict": demo.original.verdict,
+        "swapped_verdict": demo.swapped.verdict,
+        "command": "deepfake-lab demo",
+    }
+
+
+def install(stage: Path, out_dir: Path, name: str) -> None:
+    """Copy the staged `name`.safetensors + .json into `out_dir` (the package assets by default)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(stage / f"{name}{suffix}", out_dir / f"{name}{suffix}")
+    print(f"installed {out_dir / name}.safetensors/.json", file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, required=True, help="run dir with export/model.safetensors")
@@ -135,31 +159,20 @@ def main() -> None:
             "python scripts/ship_detector.py --run runs/detector-fast --bench runs/bench "
             "--eval runs/bench-eval/report.json --install",
         ],
-        "usage": "deepfake-lab detect VIDEO --model fast --report report.html   (the fast preset; the default is detector-default)",
+        "usage": "deepfake-lab detect VIDEO --model fast --report report.html   "
+        "(the fast preset; the default is detector-default)",
         "responsible_use": "For teaching and research; a detector score is evidence to review, not a verdict.",
     }
     stage = Path(tempfile.mkdtemp(prefix="ship-detector-"))
     export_model(model, stage, model_name=run_card["model"], model_kwargs=run_card["model_kwargs"],
                  family="detector", card=card, stem=NAME)  # fmt: skip
-    # the demo: the held-out clip of the man's video, original vs face-swapped, through the real scanner
-    from deepfake_lab.pipelines.demo import run_demo
-
-    demo = run_demo(stage / "demo", stage / f"{NAME}.safetensors", log=lambda s: print(s, file=sys.stderr))
-    card["metrics"]["demo"] = {
-        "clip": f"single_face.mp4 frames {demo.frames[0]}..{demo.frames[1]} (held out from the swap model)",
-        "original_score": None if demo.original.score is None else round(float(demo.original.score), 4),
-        "swapped_score": None if demo.swapped.score is None else round(float(demo.swapped.score), 4),
-        "command": "deepfake-lab demo",
-    }
+    card["metrics"]["demo"] = demo_figures(stage, stage / f"{NAME}.safetensors")
     export_model(model, stage, model_name=run_card["model"], model_kwargs=run_card["model_kwargs"],
                  family="detector", card=card, stem=NAME)  # fmt: skip
     read_card(stage / f"{NAME}.json")
     print(json.dumps({"metrics": card["metrics"]}, indent=1))
     if args.install:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        for suffix in (".safetensors", ".json"):
-            shutil.copyfile(stage / f"{NAME}{suffix}", args.out_dir / f"{NAME}{suffix}")
-        print(f"installed {args.out_dir / NAME}.safetensors/.json", file=sys.stderr)
+        install(stage, args.out_dir, NAME)
     shutil.rmtree(stage, ignore_errors=True)
 
 

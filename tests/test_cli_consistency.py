@@ -200,3 +200,17 @@ def test_train_verbose_and_log_file(tmp_path, capsys) -> None:
     assert "command line: deepfake-lab train ae-dense" in log.read_text()
     out = capsys.readouterr()
     assert "model: ae-dense" in out.out  # the resolved config, as before
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [("extract", "the faceset folder"), ("swap", "the output file"), ("faceswap-train", "the run folder")],
+)
+def test_commands_that_need_out_say_so_on_one_line(tmp_path: Path, command: str, what: str) -> None:
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(b"not read: --out is checked first")
+    extra = {"faceswap-train": ["--with", str(src)], "swap": ["--model", str(src)]}.get(command, [])
+    args = [command, str(src), *extra]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})  # the message on one line of the error box
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert f"missing option --out/-o ({what})" in res.output

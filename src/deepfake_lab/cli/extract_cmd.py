@@ -20,8 +20,8 @@ from deepfake_lab.cli.options import (
     log_file_option,
     no_progress_alias,
     out_alias,
-    pick,
     quiet_option,
+    required_out,
     setup_logging,
     verbose_option,
 )
@@ -118,9 +118,7 @@ def extract_command(
 
     cv2.setNumThreads(1)  # small per-face ops: threading overhead outweighs gains on few cores
     log = setup_logging(verbose, log_file)
-    output = pick(out, output, "--out", "--output")
-    if output is None:
-        raise typer.BadParameter("missing option --out/-o (the faceset folder)", param_hint="--out")
+    output = required_out(out, output, "the faceset folder")
     quiet = quiet or no_progress
     options = ExtractOptions(
         size=size,

@@ -17,8 +17,8 @@ from deepfake_lab.cli.options import (
     log_file_option,
     no_progress_alias,
     out_alias,
-    pick,
     quiet_option,
+    required_out,
     setup_logging,
     verbose_option,
 )
@@ -73,9 +73,7 @@ def faceswap_train_command(
 
     console = Console(stderr=True)
     log = setup_logging(verbose, log_file)
-    run = pick(out, output, "--out", "--output")
-    if run is None:
-        raise typer.BadParameter("missing option --out/-o (the run folder)", param_hint="--out")
+    run = required_out(out, output, "the run folder")
     quiet = quiet or no_progress
     opts = FaceswapTrainOptions(
         model=model, image_size=size, steps=steps, batch_size=batch_size, lr=lr, precision=precision,

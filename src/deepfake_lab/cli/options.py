@@ -120,3 +120,11 @@ def pick(new: Any, old: Any, new_name: str, old_name: str) -> Any:
     if old is not None and new is not None and old != new:
         raise typer.BadParameter(f"give {new_name} or its old name {old_name}, not both")
     return new if new is not None else old
+
+
+def required_out(out: Path | None, output: Path | None, what: str) -> Path:
+    """`--out/-o` (or its old hidden name `--output`), which the command needs: `what` names it in the error."""
+    value = pick(out, output, "--out", "--output")
+    if value is None:
+        raise typer.BadParameter(f"missing option --out/-o ({what})", param_hint="--out")
+    return value

@@ -17,8 +17,8 @@ from deepfake_lab.cli.options import (
     Identity,
     no_progress_alias,
     out_alias,
-    pick,
     quiet_option,
+    required_out,
 )
 from deepfake_lab.cli.provenance_cmd import NO_PROVENANCE_HELP, warn_if_disabled
 
@@ -58,9 +58,7 @@ def register(app: typer.Typer) -> None:
         from deepfake_lab.pipelines.swap_video import SwapOptions, check_swap_output, load_swap_model, swap_media
 
         console = Console(stderr=True)
-        output = pick(out, output, "--out", "--output")
-        if output is None:
-            raise typer.BadParameter("missing option --out/-o (the output file)", param_hint="--out")
+        output = required_out(out, output, "the output file")
         quiet = quiet or no_progress
         warn_if_disabled(no_provenance)
         opts = SwapOptions(

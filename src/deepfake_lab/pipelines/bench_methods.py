@@ -143,6 +143,16 @@ def _other_identity(ctx: MethodContext, identity: str) -> str | None:
     return others[0]
 
 
+def _donor_face(ctx: MethodContext, target: Target) -> DonorFace | None:
+    """The donor face for `target`: from the other identity's bank of the target's split (else any bank),
+    picked by the target's ordinal; None when no other identity has faces."""
+    donor_id = _other_identity(ctx, target.identity)
+    if donor_id is None:
+        return None
+    bank = ctx.donors[donor_id].get(target.split) or next(iter(ctx.donors[donor_id].values()))
+    return bank[target.ordinal % len(bank)] if bank else None
+
+
 # ---------------------------------------------------------------- (a) autoencoder face swap
 DEFAULT_SWAP_ASSET = Path(__file__).resolve().parent.parent / "assets" / "swap-lite-wolfgang-man.safetensors"
 # the shipped swap model's identities: decoder "a" renders the woman, "b" the man
@@ -233,13 +243,9 @@ class _GraphicsSwap:
         self.donor_of = lambda t: _other_identity(self.ctx, t.identity) or ""
 
     def __call__(self, frame: np.ndarray, landmarks68: np.ndarray, target: Target) -> np.ndarray | None:
-        donor_id = _other_identity(self.ctx, target.identity)
-        if donor_id is None:
+        donor = _donor_face(self.ctx, target)
+        if donor is None:
             return None
-        bank = self.ctx.donors[donor_id].get(target.split) or next(iter(self.ctx.donors[donor_id].values()))
-        if not bank:
-            return None
-        donor = bank[target.ordinal % len(bank)]
         p = PASTE
         a = align_face(frame, landmarks68, p, self.ctx.margin)
         dst = a.to_crop(landmarks68)
@@ -283,13 +289,9 @@ class _PseudoFake:
         if self.kind == "self-blend":
             fake, mask = self_blend(a.image, pts, self.rng)
         else:
-            donor_id = _other_identity(self.ctx, target.identity)
-            if donor_id is None:
+            donor = _donor_face(self.ctx, target)
+            if donor is None:
                 return None
-            bank = self.ctx.donors[donor_id].get(target.split) or next(iter(self.ctx.donors[donor_id].values()))
-            if not bank:
-                return None
-            donor = bank[target.ordinal % len(bank)]
             fake, mask = xray_blend(a.image, donor.image, pts, self.rng, donor.landmarks68)
         region = cv2.dilate((mask > 1e-3).astype(np.float32), np.ones((5, 5), np.uint8))
         return blend_face(frame, fake, a.matrix, region, "feather")
