@@ -8,9 +8,7 @@ with `torch.load(weights_only=True)`: tensors and plain containers only, never a
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,59 +21,11 @@ from torch import nn
 
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import atomic_write_bytes, atomic_write_text, remove_stale_temp
 
 FORMAT_VERSION = 1
 STATE_KIND = "deepfake-lab/training-state"
 CARD_KIND = "deepfake-lab/model"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, writer: Any) -> None:
-    """Call `writer(fileobj)` on a temp file beside `path`, fsync, then rename it onto `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            writer(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_stale_temp(folder: Path) -> list[Path]:
-    """Delete the temporary files `atomic_write_bytes` leaves when a process is killed mid-save.
-
-    Only names of its pattern (`.<name>.<random>.tmp`) are touched. Call it where no save can be running
-    (at the start of a run or a resume). Returns the removed paths.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    removed = []
-    for p in folder.glob(".*.tmp"):
-        if p.is_file():
-            p.unlink(missing_ok=True)
-            removed.append(p)
-    return removed
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
 
 def rng_state() -> dict[str, Any]:

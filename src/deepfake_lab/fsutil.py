@@ -1,0 +1,79 @@
+"""File helpers every layer uses: the one sha256 of a file and the one atomic write (fsync + rename).
+
+An atomic write goes to a temporary file beside the target (`.<name>.<random>.tmp`), is flushed and
+fsynced, renamed over the target, and the folder is fsynced, so a process killed mid-write leaves either
+the old file or the new one, never a torn one. `remove_stale_temp` deletes what a killed writer left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: str | Path, chunk: int = CHUNK) -> str:
+    """Hex sha256 of a file, read in chunks (flat memory).
+
+    Example: ``sha256_file("weights.safetensors")`` → ``"9f86d0…"`` (64 hex digits).
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, writer: Callable[[BinaryIO], object]) -> None:
+    """Call `writer(fileobj)` on a temp file beside `path`, fsync, then rename it onto `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            writer(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically; see `atomic_write_bytes`."""
+    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def remove_stale_temp(folder: str | Path) -> list[Path]:
+    """Delete the temporary files `atomic_write_bytes` leaves when a process is killed mid-write.
+
+    Only names of its pattern (`.<name>.<random>.tmp`) are touched. Call it where no write can be running
+    (at the start of a run or a resume). Returns the removed paths.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in folder.glob(".*.tmp"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
