@@ -1,7 +1,7 @@
 """Architecture guard: imports only point down the layer order of DESIGN.md, no import cycles, short files.
 
 Layer order (an arrow may only point down or sideways):
-core (`errors`, `registry`, `config`, `fsutil`, `nn`, `losses`, `imaging`) → `video`, `faces`, `models` →
+core (`errors`, `registry`, `config`, `fsutil`, `html`, `nn`, `losses`, `imaging`) → `video`, `faces`, `models` →
 `data`, `metrics`, `provenance` → `train` → `pipelines` → `cli`, `web`.
 Imports inside `if TYPE_CHECKING:` are ignored; imports inside functions count (a lazy import is still a
 dependency).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "deepfake_lab"
 LAYERS: list[set[str]] = [
-    {"__init__", "errors", "registry", "config", "fsutil", "nn", "losses", "imaging"},
+    {"__init__", "errors", "registry", "config", "fsutil", "html", "nn", "losses", "imaging"},
     {"video", "faces", "models"},
     {"data", "metrics", "provenance"},
     {"train"},
