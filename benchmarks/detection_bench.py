@@ -106,7 +106,7 @@ def main() -> None:
     if args.report:
         report = json.loads(args.report.read_text())
     else:
-        from deepfake_lab.pipelines.bench_eval import EvalOptions, evaluate_bench
+        from deepfake_lab.pipelines.bench.evaluate import EvalOptions, evaluate_bench
 
         report = evaluate_bench(args.bench, args.out, EvalOptions(steps=args.steps, threads=args.threads))
     lines = figures(report)

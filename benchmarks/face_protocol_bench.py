@@ -4,7 +4,7 @@ Usage:
     python benchmarks/face_protocol_bench.py --faces runs/faces NAME=EXPORT [NAME=EXPORT ...] [--no-append]
 
 Each detector's threshold is calibrated for 5 % false positives on the calib people's reals (all compression
-levels pooled; `pipelines.face_protocol.protocol_report`), then the test people (from packages that gave
+levels pooled; `pipelines.bench.face_protocol.protocol_report`), then the test people (from packages that gave
 nothing to training) are scored at c0/c23/c40: AUC over all fakes, AUC per method, false-positive rate on the
 test reals at the calibrated threshold, and the mean per-method AUC drop from c23 to c40. A NAME=EXPORT may
 name a run's `checkpoints/last.pt` too (an unfinished run). Appends a table to benchmarks/RESULTS.md.
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from _common import append_results
 
-from deepfake_lab.pipelines.face_protocol import protocol_report
+from deepfake_lab.pipelines.bench.face_protocol import protocol_report
 from deepfake_lab.registry import create_model
 from deepfake_lab.train.checkpoint import load_exported, load_training_state
 

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
     @bench.command("methods")
     def methods() -> None:
         """List the fake-generation methods (plugins) `bench build` can use."""
-        from deepfake_lab.pipelines.bench_methods import BENCH_METHODS, method_summaries
+        from deepfake_lab.pipelines.bench.methods import BENCH_METHODS, method_summaries
 
         summaries = method_summaries()
         for e in BENCH_METHODS:
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         no_progress: bool = no_progress_alias(),
     ) -> None:
         """Build real faces vs fakes of every method at c0/c23/c40 and JPEG qualities, with a manifest."""
-        from deepfake_lab.pipelines.bench_build import BenchOptions, BenchSource, build_bench, default_sources
+        from deepfake_lab.pipelines.bench.build import BenchOptions, BenchSource, build_bench, default_sources
 
         if videos:
             sources = []
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed of the fakes, donors and augmentations."),
     ) -> None:
         """Identity-disjoint, cross-corpus face benchmark: train/calib/test people, fakes of unseen people."""
-        from deepfake_lab.pipelines.face_protocol import ProtocolOptions, build_face_protocol
+        from deepfake_lab.pipelines.bench.face_protocol import ProtocolOptions, build_face_protocol
 
         if video_every < 1:
             raise BadInputError(f"--video-every must be >= 1, got {video_every}")
@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
         target_fpr: float = typer.Option(0.05, "--target-fpr", help="FPR the threshold is calibrated for."),
     ) -> None:
         """Calibrate a detector on the unseen calib people, then AUC/FPR per method and compression on test people."""
-        from deepfake_lab.pipelines.face_protocol import protocol_report
+        from deepfake_lab.pipelines.bench.face_protocol import protocol_report
         from deepfake_lab.pipelines.scan import load_detector
 
         if not (faces_dir / "faces.json").is_file():
@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         no_progress: bool = no_progress_alias(),
     ) -> None:
         """Evaluate detectors: in-domain, quality, method matrices, evolution, GAN track; JSON + HTML + PNG."""
-        from deepfake_lab.pipelines.bench_eval import EvalOptions, evaluate_bench
+        from deepfake_lab.pipelines.bench.evaluate import EvalOptions, evaluate_bench
 
         opt = EvalOptions(
             detectors=_names(detectors) or (), image_size=image_size, steps=steps, batch_size=batch_size,

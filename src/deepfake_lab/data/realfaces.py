@@ -5,7 +5,7 @@ file gets the identity of its position; identities are global names, so one pers
 (``obama``) is one identity, and a split by identity keeps all of that person's images on one side.
 
 `IDENTITY_SPLITS` is the identity-disjoint, cross-corpus protocol of the face benchmark
-(`deepfake_lab.pipelines.face_protocol`): the detector trains on the people of the *train* sources, its
+(`deepfake_lab.pipelines.bench.face_protocol`): the detector trains on the people of the *train* sources, its
 threshold is calibrated on the reals of *calib* people (never trained on), and it is tested on *test* people
 who come from other packages altogether (never trained on, never used for calibration).
 

@@ -1,7 +1,8 @@
 """Detection metrics: frame-level AUC, AP, EER, accuracy, log-loss; video-level aggregation; bootstrap CIs.
 
 Labels are 0 = real, 1 = fake; scores are probabilities of FAKE (any monotone score works for AUC/AP/EER).
-Implemented with numpy (no scikit-learn at run time); the tests check them against scikit-learn.
+AUC, AP and the ROC curve come from scikit-learn (imported inside the functions, so that commands that never
+compute them do not pay its import); EER, the DFDC "confident strategy" and the video-level rules are ours.
 
 Example:
     >>> detection_report([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])["eer"]
@@ -47,26 +48,27 @@ def roc_curve(y: Sequence[int], s: Sequence[float]) -> tuple[np.ndarray, np.ndar
     """
     y_arr, s_arr = _check(y, s)
     _both_classes(y_arr, "a ROC curve")
-    order = np.argsort(-s_arr, kind="mergesort")
-    ys, ss = y_arr[order], s_arr[order]
-    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]  # last index of each distinct score
-    tp = np.cumsum(ys)[last]
-    fp = (last + 1) - tp
-    tpr = np.r_[0.0, tp / ys.sum()]
-    fpr = np.r_[0.0, fp / (len(ys) - ys.sum())]
-    return fpr, tpr, np.r_[np.inf, ss[last]]
+    from sklearn.metrics import roc_curve as sk_roc_curve  # here, not at the top: see `roc_auc`
+
+    fpr, tpr, thresholds = sk_roc_curve(y_arr, s_arr, drop_intermediate=False)
+    thresholds[0] = np.inf  # scikit-learn < 1.3 wrote max(score) + 1 there
+    return fpr, tpr, thresholds
 
 
 def roc_auc(y: Sequence[int], s: Sequence[float]) -> float:
     """Area under the ROC curve = P(score of a fake > score of a real) + ½ P(tie) (Mann–Whitney U)."""
     y_arr, s_arr = _check(y, s)
     _both_classes(y_arr, "AUC")
-    from scipy.stats import rankdata  # here, not at the top: SciPy's import costs ~0.5 s of every `detect`
+    # here, not at the top: importing scikit-learn (and SciPy under it) costs ~1 s of every `detect`
+    from sklearn.metrics import roc_auc_score
 
-    ranks = rankdata(s_arr)  # average ranks for ties
-    n1 = int(y_arr.sum())
-    n0 = len(y_arr) - n1
-    return float((ranks[y_arr == 1].sum() - n1 * (n1 + 1) / 2) / (n0 * n1))
+    return float(roc_auc_score(y_arr, s_arr))
+
+
+def roc_auc_or_nan(y: Sequence[int], s: Sequence[float]) -> float:
+    """`roc_auc`, or NaN when only one class is present (a split or subset without reals or fakes)."""
+    y_arr, s_arr = _check(y, s)
+    return roc_auc(y_arr, s_arr) if y_arr.min() != y_arr.max() else float("nan")
 
 
 def average_precision(y: Sequence[int], s: Sequence[float]) -> float:
@@ -74,13 +76,9 @@ def average_precision(y: Sequence[int], s: Sequence[float]) -> float:
     y_arr, s_arr = _check(y, s)
     if y_arr.sum() == 0:
         raise BadInputError("average precision needs at least one fake example")
-    order = np.argsort(-s_arr, kind="mergesort")
-    ys, ss = y_arr[order], s_arr[order]
-    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]
-    tp = np.cumsum(ys)[last]
-    precision = tp / (last + 1)
-    recall = tp / ys.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    from sklearn.metrics import average_precision_score  # here, not at the top: see `roc_auc`
+
+    return float(average_precision_score(y_arr, s_arr))
 
 
 def equal_error_rate(y: Sequence[int], s: Sequence[float]) -> float:

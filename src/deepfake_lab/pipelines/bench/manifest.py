@@ -15,10 +15,10 @@ compression level, each a real/fake folder that `deepfake-lab train <detector> -
           fake/<method>/<video>_<frame>.png
       jpeg90/ jpeg70/ ...   JPEG re-compression of the c0 test images (test split only)
 
-Generation methods are plugins in `BENCH_METHODS` (see `bench_methods`): one registered factory each.
+Generation methods are plugins in `BENCH_METHODS` (see `bench.methods`): one registered factory each.
 
 Example:
-    >>> from deepfake_lab.pipelines.benchmark import read_manifest  # doctest: +SKIP
+    >>> from deepfake_lab.pipelines.bench.manifest import read_manifest  # doctest: +SKIP
     >>> rows = read_manifest("bench")  # doctest: +SKIP
 """
 

@@ -19,7 +19,7 @@ calib and test images are written at every compression level: ``c0`` (lossless),
 AUC per method, FPR at a threshold on unseen reals and the c23 -> c40 drop.
 
 Example:
-    >>> from deepfake_lab.pipelines.face_protocol import build_face_protocol
+    >>> from deepfake_lab.pipelines.bench.face_protocol import build_face_protocol
     >>> info = build_face_protocol("runs/faces")  # doctest: +SKIP
 """
 
@@ -39,7 +39,7 @@ from deepfake_lab.faces.align import align_face, transform_points
 from deepfake_lab.faces.colour import colour_transfer
 from deepfake_lab.faces.mask import face_mask
 from deepfake_lab.faces.pseudo_fake import self_blend, xray_blend
-from deepfake_lab.pipelines.benchmark import ManifestRow
+from deepfake_lab.pipelines.bench.manifest import ManifestRow
 
 __all__ = [
     "FaceRecord",
@@ -196,7 +196,7 @@ def augment_still(rec: FaceRecord, opt: ProtocolOptions, rng: np.random.Generato
 def graphics_swap_crop(target: np.ndarray, tpts: np.ndarray, donor: np.ndarray, dpts: np.ndarray) -> np.ndarray:
     """Classical graphics swap inside an aligned crop: donor face warped onto the target's landmarks
     (piecewise affine), Reinhard colour transfer, Poisson blend (feathered alpha when Poisson cannot run)."""
-    from deepfake_lab.pipelines.bench_methods import piecewise_affine_warp
+    from deepfake_lab.pipelines.bench.methods import piecewise_affine_warp
 
     s = target.shape[0]
     warped = piecewise_affine_warp(donor, dpts, tpts, s)
@@ -334,8 +334,8 @@ def evaluate_detector_on_protocol(
         "tpr": {...}, "n_real", "n_fake"}} plus "auc_drop_c23_c40" (mean over methods).
     """
     from deepfake_lab.metrics.detection import roc_auc
-    from deepfake_lab.pipelines.bench_eval import load_images
-    from deepfake_lab.pipelines.benchmark import read_manifest
+    from deepfake_lab.pipelines.bench.manifest import read_manifest
+    from deepfake_lab.pipelines.bench.runner import load_images
 
     root = Path(root)
     rows = [r for r in read_manifest(root) if r.split == split]
@@ -382,7 +382,7 @@ def protocol_report(model: Any, size: int, root: Path | str, target_fpr: float =
         "test": `evaluate_detector_on_protocol` at the calibrated threshold (scores dropped), "test_people"}.
     """
     from deepfake_lab.metrics.calibration import calibrate
-    from deepfake_lab.pipelines.bench_eval import predict
+    from deepfake_lab.pipelines.bench.runner import predict
 
     root = Path(root)
 

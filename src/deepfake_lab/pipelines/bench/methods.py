@@ -13,7 +13,7 @@ one decorated factory here, e.g. a CycleGAN or pix2pix generator once those mode
     @BENCH_METHODS.register("my-method", family="face", summary="what it does")
     def my_method(ctx: MethodContext) -> FaceMethod: ...
 
-Nothing here writes provenance marks: benchmark fakes are deliberately unlabelled (see `benchmark`).
+Nothing here writes provenance marks: benchmark fakes are deliberately unlabelled (see `bench.manifest`).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def _donor_face(ctx: MethodContext, target: Target) -> DonorFace | None:
 
 
 # ---------------------------------------------------------------- (a) autoencoder face swap
-DEFAULT_SWAP_ASSET = Path(__file__).resolve().parent.parent / "assets" / "swap-lite-wolfgang-man.safetensors"
+DEFAULT_SWAP_ASSET = Path(__file__).resolve().parents[2] / "assets" / "swap-lite-wolfgang-man.safetensors"
 # the shipped swap model's identities: decoder "a" renders the woman, "b" the man
 DEFAULT_SWAP_TARGETS = {"woman": "b", "man": "a"}
 

@@ -18,7 +18,7 @@ Steps (each resumable: finished units are recorded in `state.json`, a re-run ski
    written, plus JPEG re-compressions of the test images; manifest rows record everything.
 
 Example:
-    >>> from deepfake_lab.pipelines.bench_build import BenchOptions, build_bench, default_sources
+    >>> from deepfake_lab.pipelines.bench.build import BenchOptions, build_bench, default_sources
     >>> report = build_bench(default_sources(), "bench", BenchOptions(every=2))  # doctest: +SKIP
 """
 
@@ -45,16 +45,8 @@ from deepfake_lab import __version__
 from deepfake_lab.data.augment import h264_roundtrip, jpeg
 from deepfake_lab.errors import BadInputError, MissingDataError
 from deepfake_lab.faces.align import align_face, transform_points
-from deepfake_lab.pipelines.bench_methods import (
-    BENCH_METHODS,
-    PASTE,
-    DonorFace,
-    MethodContext,
-    MethodUnavailable,
-    Target,
-    method_summaries,
-)
-from deepfake_lab.pipelines.benchmark import (
+from deepfake_lab.fsutil import atomic_write_text
+from deepfake_lab.pipelines.bench.manifest import (
     BENCH_KIND,
     BENCH_VERSION,
     MANIFEST,
@@ -63,7 +55,15 @@ from deepfake_lab.pipelines.benchmark import (
     bench_splits_check,
     write_manifest_csv,
 )
-from deepfake_lab.train.checkpoint import atomic_write_text
+from deepfake_lab.pipelines.bench.methods import (
+    BENCH_METHODS,
+    PASTE,
+    DonorFace,
+    MethodContext,
+    MethodUnavailable,
+    Target,
+    method_summaries,
+)
 
 __all__ = ["BenchOptions", "BenchSource", "build_bench", "default_sources", "split_faces"]
 
@@ -268,7 +268,7 @@ def _save_rows(root: Path, unit: str, rows: list[ManifestRow]) -> None:
 
 
 def _load_rows(root: Path, units: list[str]) -> list[ManifestRow]:
-    from deepfake_lab.pipelines.benchmark import _row
+    from deepfake_lab.pipelines.bench.manifest import _row
 
     rows = []
     for unit in units:
