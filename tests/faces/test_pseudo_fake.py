@@ -185,8 +185,8 @@ def test_dedup_drops_near_identical_images_per_identity():
 
 
 def test_graphics_swap_crop_and_protocol_scoring(tmp_path):
-    from deepfake_lab.pipelines.benchmark import ManifestRow
-    from deepfake_lab.pipelines.face_protocol import evaluate_detector_on_protocol, graphics_swap_crop
+    from deepfake_lab.pipelines.bench.face_protocol import evaluate_detector_on_protocol, graphics_swap_crop
+    from deepfake_lab.pipelines.bench.manifest import ManifestRow
 
     pts = template_landmarks(64, 0.1)
     a = _face(0)
@@ -217,7 +217,7 @@ def test_graphics_swap_crop_and_protocol_scoring(tmp_path):
 
 def test_bench_methods_include_the_pseudo_fakes():
     from deepfake_lab.faces.align import align_face
-    from deepfake_lab.pipelines.bench_methods import BENCH_METHODS, DonorFace, MethodContext, Target
+    from deepfake_lab.pipelines.bench.methods import BENCH_METHODS, DonorFace, MethodContext, Target
 
     assert {"self-blend", "xray-blend"} <= set(BENCH_METHODS.names("face"))
     frame = np.zeros((160, 160, 3), np.uint8)

