@@ -17,6 +17,7 @@ from deepfake_lab.metrics.detection import (
     equal_error_rate,
     log_loss,
     roc_auc,
+    roc_auc_or_nan,
     roc_curve,
     video_auc,
     video_scores,
@@ -101,3 +102,10 @@ def test_bootstrap_ci_brackets_the_estimate():
     s = rng.normal(y, 1.0)
     lo, hi = bootstrap_ci(roc_auc, y, s, n_boot=200)
     assert lo < roc_auc(y, s) < hi and hi - lo < 0.3
+
+
+def test_roc_auc_or_nan_is_nan_for_one_class_only():
+    assert roc_auc_or_nan([0, 1, 1], [0.2, 0.7, 0.4]) == roc_auc([0, 1, 1], [0.2, 0.7, 0.4]) == 1.0
+    assert np.isnan(roc_auc_or_nan([1, 1], [0.2, 0.9])) and np.isnan(roc_auc_or_nan([0], [0.3]))
+    with pytest.raises(BadInputError, match="length"):
+        roc_auc_or_nan([0, 1], [0.1])
