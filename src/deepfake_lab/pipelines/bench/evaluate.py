@@ -165,7 +165,7 @@ def evaluate_bench(
                 det, runner, tests, methods, comps, opt, out, figures, matrices=matrices
             )
         if opt.gan_track:
-            report["gan_track"] = gan_track(out, opt, runner, figures)
+            report["gan_track"] = gan_track(out, opt, runner)
     finally:
         torch.set_num_threads(prev_threads)
         for tmp in (out / "data", out / "gan-track" / "data"):  # hard-link folders of finished runs

@@ -172,7 +172,8 @@ def _clone(model: nn.Module) -> nn.Module:
 
 
 # ---------------------------------------------------------------- GAN-image track (CNNDetection-style)
-GAN_TRACK = ("dcgan-32", "gan-mlp")
+GAN_TRACK = ("dcgan-32", "gan-mlp")  # the GANs trained on MNIST here
+GAN_TRACK_DETECTORS = ("spectrum-lr", "meso4")  # trained on one GAN, tested on every one
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
@@ -192,7 +193,7 @@ def shipped_mnist_generators(assets: Path = ASSETS) -> dict[str, Path]:
     return out
 
 
-def gan_track(out: Path, opt: EvalOptions, runner: Runner, figures: dict[str, str]) -> dict[str, Any]:
+def gan_track(out: Path, opt: EvalOptions, runner: Runner) -> dict[str, Any]:
     """Real MNIST vs samples of each GAN trained here; detectors trained on one GAN, AP on every GAN."""
     from PIL import Image
 
@@ -224,8 +225,7 @@ def gan_track(out: Path, opt: EvalOptions, runner: Runner, figures: dict[str, st
     res: dict[str, Any] = {
         "generators": list(gens), "trained_on": list(GAN_TRACK), "real": "MNIST test images (32 px)", "n_per_class": n,
     }  # fmt: skip
-    dets = [d for d in ("spectrum-lr", "meso4") if d]
-    for det in dets:
+    for det in GAN_TRACK_DETECTORS:
         ap: dict[str, dict[str, float]] = {}
         for g in GAN_TRACK:
             folder = root / "data" / f"{det}-{g}"

@@ -17,7 +17,6 @@ from deepfake_lab.html import render
 __all__ = ["render_report", "summary", "write_plots"]
 
 IN_DOMAIN_KEYS = ("auc", "ap", "eer", "accuracy", "log_loss", "video_auc_mean", "video_auc_max", "video_auc_confident")
-GAN_TRACK_DETECTORS = ("spectrum-lr", "meso4")
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -156,10 +155,9 @@ def render_report(report: dict[str, Any], figures: dict[str, str]) -> str:
         sections.append(sec)
     gan_track = []
     if "gan_track" in report:
-        g = report["gan_track"]
-        for det in GAN_TRACK_DETECTORS:
-            if det in g:
-                m = g[det]["ap_train_x_test_y"]
+        for det, res in report["gan_track"].items():  # per detector: {"ap_train_x_test_y": ...}
+            if isinstance(res, dict) and "ap_train_x_test_y" in res:
+                m = res["ap_train_x_test_y"]
                 cols = list(next(iter(m.values())))
                 gan_track.append((det, (["train \\ test", *cols], [[a, *[m[a][b] for b in cols]] for a in m])))
     return render(
