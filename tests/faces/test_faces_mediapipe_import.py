@@ -49,4 +49,3 @@ def test_drawing_modules_are_real_after_import() -> None:
             print("AttributeError")
         """
     assert _run(code) == ["True", "True", "True", "True", "matplotlib.pyplot", "True", "True", "True", "AttributeError"]
-
