@@ -125,7 +125,8 @@ def fp16_initializers(model: onnx.ModelProto, min_size: int = 16) -> int:
     for init in graph.initializer:
         arr = numpy_helper.to_array(init)
         half = arr.astype(np.float16)
-        if init.data_type == TensorProto.FLOAT and arr.size >= min_size and np.array_equal(half.astype(np.float32), arr):
+        exact = np.array_equal(half.astype(np.float32), arr)
+        if init.data_type == TensorProto.FLOAT and arr.size >= min_size and exact:
             keep.append(numpy_helper.from_array(half, f"{init.name}__fp16"))
             casts.append(helper.make_node("Cast", [f"{init.name}__fp16"], [init.name], to=TensorProto.FLOAT))
         else:
@@ -180,7 +181,8 @@ def export_one(name: str, out_dir: Path, tol: float) -> dict[str, Any]:
     data = model.SerializeToString()
     check = parity(net, data, face_variants(size), channels)
     if not check["max_abs_prob_diff"] <= tol:
-        raise SystemExit(f"error: {name}: ONNX Runtime and torch probabilities differ by {check['max_abs_prob_diff']:.3g} > {tol}")
+        diff = check["max_abs_prob_diff"]
+        raise SystemExit(f"error: {name}: ONNX Runtime and torch probabilities differ by {diff:.3g} > {tol}")
     onnx_path = out_dir / f"detector-{name}.onnx"
     atomic_write_bytes(onnx_path, lambda f: f.write(data))
     entry = {
@@ -191,8 +193,12 @@ def export_one(name: str, out_dir: Path, tol: float) -> dict[str, Any]:
         "input": f"input [batch, {channels}, {size}, {size}] float32 in [0, 1] (the model normalises inside)",
         "outputs": ["logits", "probs"],
         "initializers": f"{n_half} float16 (exact copies of float16 weights) + Cast; the rest float32",
-        "parity": {**check, "tolerance": tol, "onnxruntime": ort.__version__,
-                   "crops": "Grace Hopper face (tests/fixtures) + 7 variants + 8 uniform-noise crops"},  # fmt: skip
+        "parity": {
+            **check,
+            "tolerance": tol,
+            "onnxruntime": ort.__version__,
+            "crops": "Grace Hopper face (tests/fixtures) + 7 variants + 8 uniform-noise crops",
+        },
         "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__, "exporter": "torch.onnx legacy"},
         "command": "scripts/export_onnx.sh --install",
     }
