@@ -62,6 +62,18 @@ def test_probabilities_match_torch(name: str) -> None:
     assert det.summary()["crop"] == torch_det.summary()["crop"]
 
 
+@pytest.mark.parametrize("name", ["default", "fast"])
+def test_shipped_onnx_forms_are_current(name: str) -> None:
+    weights = ASSETS / f"detector-{name}.safetensors"
+    card = json.loads(weights.with_suffix(".json").read_text())
+    try:
+        path = onnx_status(weights, card)
+    except OnnxRefused as exc:
+        pytest.fail(f"{exc}: rerun scripts/export_onnx.sh --install after shipping new weights")
+    assert path == weights.with_suffix(".onnx")
+    assert card["inference"]["onnx"]["parity"]["max_abs_prob_diff"] <= PARITY_TOL
+
+
 def test_scoring_does_not_import_torch() -> None:
     code = f"""
         import sys
