@@ -96,22 +96,40 @@ class _LazyModule(types.ModuleType):
 
 
 def import_mediapipe() -> Any:
-    """`import mediapipe`, without paying for `matplotlib.pyplot` (about half of mediapipe's import time).
+    """`import mediapipe`, without paying for matplotlib (about half of mediapipe's import time).
 
-    mediapipe's `__init__` imports `solutions.drawing_utils`, which imports pyplot for landmark plots we never
-    draw; during that import pyplot is a lazy stand-in that imports the real module if anything touches it.
+    mediapipe's `__init__` imports `solutions.drawing_utils` (which imports `matplotlib.pyplot`, and with it
+    the whole matplotlib package) and `solutions.drawing_styles` (which imports drawing_utils), for landmark
+    plots we never draw. During the import both modules are held out by stand-ins in `sys.modules`, removed
+    again afterwards; the `mediapipe.python.solutions` package then imports them on first use, so
+    `mp.solutions.drawing_utils` and a later `import mediapipe.python.solutions.drawing_utils` both give the
+    real modules. A stand-in that something touches during the import imports the real module too.
     """
     if "mediapipe" in sys.modules:
         return sys.modules["mediapipe"]
-    stub = None
-    if "matplotlib.pyplot" not in sys.modules:
-        stub = _LazyModule("matplotlib.pyplot")
-        sys.modules["matplotlib.pyplot"] = stub
+    package = "mediapipe.python.solutions"
+    held = [f"{package}.{n}" for n in ("drawing_utils", "drawing_styles") if f"{package}.{n}" not in sys.modules]
+    stand_ins = {name: _LazyModule(name) for name in held}
+    sys.modules.update(stand_ins)
     try:
         import mediapipe
     finally:
-        if stub is not None and sys.modules.get("matplotlib.pyplot") is stub:
-            del sys.modules["matplotlib.pyplot"]
+        for name, stub in stand_ins.items():
+            if sys.modules.get(name) is stub:
+                del sys.modules[name]
+    solutions = sys.modules.get(package)
+    if solutions is not None and held:
+        lazy = {name.rpartition(".")[2] for name in held}
+
+        def __getattr__(name: str) -> Any:  # PEP 562: `mp.solutions.drawing_utils` imports the real module
+            if name in lazy:
+                return importlib.import_module(f"{package}.{name}")
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+        for name in lazy:  # an import that touched a stand-in may have bound it on the package
+            if isinstance(solutions.__dict__.get(name), _LazyModule):
+                del solutions.__dict__[name]
+        solutions.__getattr__ = __getattr__  # type: ignore[method-assign]
     return mediapipe
 
 
