@@ -26,7 +26,7 @@ from deepfake_lab.pipelines.scan import (
     scan_paths,
     verdict_band,
 )
-from deepfake_lab.pipelines.scan_schema import check, validate
+from deepfake_lab.pipelines.scan.schema import check, validate
 from support.scan import N_BLANK, N_FAKE, N_REAL
 
 CAL = {"threshold": 0.7, "authentic_below": 0.2, "target_fpr": 0.05, "uncertain_fpr": 0.2, "fpr": 0.05,
@@ -211,7 +211,7 @@ def test_schema_rejects_bad_verdict_fields(scan_media, model) -> None:
 
 
 def test_sharded_summary_matches_the_plain_scan(scan_media, model, tmp_path) -> None:
-    from deepfake_lab.pipelines.scan_shards import scan_sharded
+    from deepfake_lab.pipelines.scan.shards import scan_sharded
 
     inputs = [scan_media["real"], scan_media["fake"], scan_media["blank"]]
     opt = ScanOptions(min_frames=N_REAL + N_FAKE + 1)  # real.mp4 and fake.mp4 have fewer: not evaluated
