@@ -182,8 +182,8 @@ def _detect_sharded(
     err: Console,
     others: dict[str, object],
 ) -> None:
-    """The resumable, shardable path: `--json X.jsonl`, or any scan under torchrun (see `scan_shards`)."""
-    from deepfake_lab.pipelines.scan_shards import scan_sharded
+    """The resumable, shardable path: `--json X.jsonl`, or any scan under torchrun (see `pipelines.scan.shards`)."""
+    from deepfake_lab.pipelines.scan import scan_sharded
     from deepfake_lab.train import distributed as ddp
 
     if json_out is None:

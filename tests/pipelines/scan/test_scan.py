@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.metrics.gradcam import find_cam_layer, grad_cam, overlay_heatmap
 from deepfake_lab.metrics.detection import aggregate, confident_strategy
+from deepfake_lab.metrics.gradcam import find_cam_layer, grad_cam, overlay_heatmap
 from deepfake_lab.pipelines import scan as scan_mod
 from deepfake_lab.pipelines.scan import (
     FileScan,
@@ -211,7 +211,7 @@ def test_default_model_missing_and_wrong_family(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(detector_mod, "DEFAULT_DETECTOR", tmp_path / "detector-default.safetensors")
     with pytest.raises(BadInputError, match="no default detector is installed.*--model"):
         load_detector()
-    swap = detector_mod.DEFAULT_DETECTOR.parent / "swap-lite-wolfgang-man.safetensors"
+    swap = Path(detector_mod.__file__).parents[2] / "assets" / "swap-lite-wolfgang-man.safetensors"
     with pytest.raises(BadInputError, match="not a detector"):
         load_detector(swap)
     monkeypatch.setenv(scan_mod.DETECTOR_ENV, str(tmp_path / "nothing"))
