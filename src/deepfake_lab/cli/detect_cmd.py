@@ -26,6 +26,7 @@ from deepfake_lab.cli.options import (
     DEVICE_HELP,
     Aggregation,
     detector_option,
+    flag_of,
     log_file_option,
     no_progress_alias,
     pick,
@@ -354,6 +355,7 @@ def detect_command(
                 progress=progress,
                 provenance=check_provenance,
                 overwrite=overwrite,
+                option_names=lambda name: flag_of(ScanOptions, name),
             )
     except KeyboardInterrupt:
         err.print("interrupted: nothing written (scans are not resumable; run again)", markup=False)

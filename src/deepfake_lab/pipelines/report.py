@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 from markupsafe import Markup
 
-from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.html import render
 from deepfake_lab.metrics.gradcam import grad_cam, overlay_heatmap
 from deepfake_lab.pipelines.scan import (
@@ -545,8 +544,8 @@ def render_report(result: ScanResult, title: str = "deepfake-lab scan report", l
 
 
 def write_report(result: ScanResult, path: str | Path, title: str = "deepfake-lab scan report") -> Path:
-    """Write the self-contained HTML report (atomically); links to annotated outputs are relative to its folder."""
+    """Write the self-contained HTML report; links to annotated outputs are relative to its folder."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, render_report(result, title, link_base=out.parent))
+    out.write_text(render_report(result, title, link_base=out.parent), encoding="utf-8")
     return out

@@ -77,6 +77,7 @@ def scan_file(
     annotate: str | Path | None = None,
     progress: ScanProgress | None = None,
     provenance: bool = True,
+    option_names: Callable[[str], str] = str,
 ) -> FileScan:
     """Scan one video, image, image folder/sequence or live source.
 
@@ -89,6 +90,8 @@ def scan_file(
             suffix for images; the source's audio is kept).
         progress: callbacks.
         provenance: look for provenance findings (watermark / C2PA) when that module is installed.
+        option_names: how the file's error message names an option (`OptionError.render`); default: its
+            field name (the CLI passes its flags).
 
     Returns:
         `FileScan`; a bad source gives status "error" and a one-line `message` (no exception).
@@ -106,6 +109,8 @@ def scan_file(
     try:
         with _resources(opt, detector) as (det, pool):
             _scan_source(run, det, pool)
+    except OptionError as exc:
+        run.res.status, run.res.message = "error", exc.render(option_names)
     except BadInputError as exc:
         run.res.status, run.res.message = "error", str(exc)
     res = run.res
@@ -290,6 +295,7 @@ def scan_paths(
     provenance: bool = True,
     on_file: Callable[[FileScan], None] | None = None,
     overwrite: bool = False,
+    option_names: Callable[[str], str] = str,
 ) -> ScanResult:
     """Scan videos, images, folders (recursively) and live sources; bad ones become "error" entries.
 
@@ -303,6 +309,7 @@ def scan_paths(
         provenance: look for provenance findings per file.
         on_file: called with each finished `FileScan`.
         overwrite: replace existing annotated files even when they are not earlier scan outputs.
+        option_names: how per-file error messages name options (see `scan_file`).
 
     Returns:
         `ScanResult` (use `.to_dict()` for the JSON document).
@@ -330,9 +337,8 @@ def scan_paths(
             else:
                 src = str(path) if path is not None else raw
                 try:
-                    res = scan_file(
-                        src, model, opt, detector=det, annotate=targets.get(i), progress=progress, provenance=provenance
-                    )
+                    res = scan_file(src, model, opt, detector=det, annotate=targets.get(i), progress=progress,
+                                    provenance=provenance, option_names=option_names)  # fmt: skip
                 except KeyboardInterrupt:
                     if not files:
                         raise

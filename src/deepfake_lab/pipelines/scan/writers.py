@@ -19,7 +19,6 @@ import av
 import av.error
 from PIL import Image
 
-from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.scan.options import OptionError, Ref
 from deepfake_lab.pipelines.scan.result import SCHEMA_ID, ScanResult
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
@@ -81,15 +80,15 @@ def write_csv(result: ScanResult, path: str | Path) -> Path:
                 )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, buf.getvalue())
+    out.write_text(buf.getvalue(), encoding="utf-8")
     return out
 
 
 def write_json(doc: dict[str, Any], path: str | Path) -> Path:
-    """Write a scan document (`ScanResult.to_dict()`) as indented JSON, atomically."""
+    """Write a scan document (`ScanResult.to_dict()`) as indented JSON."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(doc, indent=1) + "\n")
+    out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     return out
 
 
