@@ -358,7 +358,7 @@ class ScanResult:
         return verdict_band(self.model.card, self.options)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document (schema `deepfake-lab/scan` version `SCHEMA_VERSION`, see `scan_schema`)."""
+        """The JSON document (schema `deepfake-lab/scan` version `SCHEMA_VERSION`, see `schema.SCAN_SCHEMA`)."""
         opt = self.options
         band = self.band
         return {
