@@ -29,7 +29,6 @@ from deepfake_lab.cli.options import (
     flag_of,
     log_file_option,
     no_progress_alias,
-    pick,
     quiet_option,
     setup_logging,
     verbose_option,
@@ -301,9 +300,9 @@ def detect_command(
 
     cv2.setNumThreads(1)
     log = setup_logging(verbose, log_file)
-    assert options is not None  # built from the options by `with_dataclass_options`
-    options.aggregation = pick(options.aggregation if aggregate is None else None, aggregate, "--aggregation",
-                               "--aggregate")  # fmt: skip
+    options = options or ScanOptions()  # built from the scan options by `with_dataclass_options`
+    if aggregate is not None:  # the old name of --aggregation
+        options.aggregation = aggregate
     quiet = quiet or no_progress
     to_stdout = [w for w, p in (("--json", json_out), ("--csv", csv_out)) if p is not None and str(p) == "-"]
     if len(to_stdout) > 1:

@@ -82,7 +82,18 @@ class _Pending:
 
 
 class FrameScanner:
-    """Scan of one source: key-frame analysis, interpolation, batching, asynchronous inference."""
+    """Scan of one source: key-frame analysis, interpolation, batching, asynchronous inference.
+
+    Args:
+        model: the detector; its `predict` runs on `pool` ((N, S, S, 3) uint8 crops → (N,) probabilities).
+        analyzer: face detection + landmarks (+ track ids) of one frame.
+        opt: the scan options (`detect_every`, `batch_size`, limits, `keep_suspicious`, `realtime`).
+        result: the `FileScan` that receives the scored frames, in order.
+        progress: told about every batch of finished frames.
+        pool: the one-thread executor of the detector.
+        annotate: writer of the annotated video (frames are kept until their batch is scored), or None.
+        exhaustive: passed to the face detector (True for still photos: slower, finds more faces).
+    """
 
     def __init__(
         self,
