@@ -119,7 +119,8 @@ def child(args: argparse.Namespace) -> None:
     """One default scan in this process, with an RSS trace; prints a JSON line."""
     import cv2
 
-    from deepfake_lab.pipelines.scan import ScanOptions, ScanProgress, scan_paths
+    from deepfake_lab.pipelines.callbacks import ScanProgress
+    from deepfake_lab.pipelines.scan import ScanOptions, scan_paths
 
     cv2.setNumThreads(1)
     model, _ = get_model(args.model, args.arch, args.crop)
@@ -204,10 +205,10 @@ def main() -> None:
     load_mid = os.getloadavg()
     nv = naive_run(hd, model)
     load1 = os.getloadavg()
-    from deepfake_lab.pipelines.scan import _provenance
+    from deepfake_lab.pipelines.scan.provenance_check import check_provenance
 
     t = time.perf_counter()
-    prov = _provenance(hd)
+    prov = check_provenance(hd)
     prov_s = time.perf_counter() - t
     fps, nfps = s["frames"] / s["seconds"], nv["frames"] / nv["seconds"]
     rows = [

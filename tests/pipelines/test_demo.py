@@ -18,7 +18,8 @@ from deepfake_lab.cli import main
 from deepfake_lab.pipelines import scan as scan_mod
 from deepfake_lab.pipelines.demo import DEFAULT_SWAP_MODEL, held_out_frames, run_demo
 from deepfake_lab.pipelines.scan import DEFAULT_DETECTOR
-from deepfake_lab.pipelines.scan_schema import check
+from deepfake_lab.pipelines.scan import detector as detector_mod
+from deepfake_lab.pipelines.scan.schema import check
 from deepfake_lab.train.checkpoint import read_card
 
 
@@ -67,7 +68,7 @@ def test_demo_end_to_end(man_video, tiny_detector, tmp_path, capsys) -> None:
 
 def test_demo_without_a_detector_is_a_clear_error(monkeypatch, tmp_path, capsys) -> None:
     monkeypatch.delenv(scan_mod.DETECTOR_ENV, raising=False)
-    monkeypatch.setattr(scan_mod, "DEFAULT_DETECTOR", tmp_path / "detector-default.safetensors")
+    monkeypatch.setattr(detector_mod, "DEFAULT_DETECTOR", tmp_path / "detector-default.safetensors")
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--out", str(tmp_path / "d")])
     err = capsys.readouterr().err

@@ -101,7 +101,7 @@ def test_report_and_demo_state_the_same_crop_policy() -> None:
     det.card = _card()
     page = render_report(scan_mod.ScanResult([_clip(4, 10.0)], det, ScanOptions()))
     assert crop_text(det.summary()["crop"]) in page
-    demo_src = (Path(scan_mod.__file__).parent / "demo.py").read_text()
+    demo_src = (Path(scan_mod.__file__).parents[1] / "demo.py").read_text()
     assert 'crop_text(det.summary()["crop"])' in demo_src  # the demo page words it with the same function
 
 

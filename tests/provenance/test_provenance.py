@@ -17,7 +17,7 @@ import deepfake_lab
 from deepfake_lab.cli import main
 from deepfake_lab.data.augment import jpeg
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.scan_schema import check as check_scan_schema
+from deepfake_lab.pipelines.scan.schema import check as check_scan_schema
 from deepfake_lab.provenance import DISABLED_WARNING, Provenance, inspect_provenance
 from deepfake_lab.provenance.keys import CERT_ENV, KEY_ENV, load_or_create_identity
 from deepfake_lab.provenance.watermark import (

@@ -11,7 +11,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from deepfake_lab.pipelines.scan import load_detector  # noqa: E402
-from deepfake_lab.pipelines.scan_schema import validate  # noqa: E402
+from deepfake_lab.pipelines.scan.schema import validate  # noqa: E402
 from deepfake_lab.web.app import create_app  # noqa: E402
 from deepfake_lab.web.upload import sniff_media  # noqa: E402
 from support.web import API, _events, _upload, _wait  # noqa: E402

@@ -183,7 +183,7 @@ VERDICTS = ("manipulated", "uncertain", "authentic", "no_face", "not_evaluated",
 
 
 def test_verdict_badges_meet_wcag_aa_contrast(server) -> None:
-    from deepfake_lab.pipelines.report import _CSS, VERDICT_CSS
+    from deepfake_lab.pipelines.report import REPORT_CSS, VERDICT_CSS
 
     spans = "".join(f'<span class="verdict {v}">{v}</span>' for v in VERDICTS)
     with _browser() as browser:
@@ -196,7 +196,7 @@ def test_verdict_badges_meet_wcag_aa_contrast(server) -> None:
             list(VERDICTS),
         )
         web = _contrast(page, "#probe .badge")
-        page.set_content(f"<html><head><style>{_CSS}</style></head><body>{spans}</body></html>")  # the report
+        page.set_content(f"<html><head><style>{REPORT_CSS}</style></head><body>{spans}</body></html>")  # the report
         report = _contrast(page, ".verdict")
         page.set_content(f"<html><head><style>{VERDICT_CSS}</style></head><body>{spans}</body></html>")  # demo
         demo = _contrast(page, ".verdict")

@@ -23,27 +23,25 @@ from rich.progress import (
 from rich.table import Table
 
 from deepfake_lab.cli.options import (
-    AGGREGATION_HELP,
     DEVICE_HELP,
-    PRECISION_ENV,
     Aggregation,
-    FaceRange,
-    ScanPrecision,
     detector_option,
+    flag_of,
     log_file_option,
     no_progress_alias,
-    pick,
     quiet_option,
     setup_logging,
     verbose_option,
+    with_dataclass_options,
 )
 from deepfake_lab.cli.progress import media_progress
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.callbacks import ScanProgress
-from deepfake_lab.pipelines.scan_verdicts import FILE_VERDICTS, MIN_FACE_SIZE, MIN_FRAMES, MIN_SHARPNESS
+from deepfake_lab.pipelines.scan.options import ScanOptions
+from deepfake_lab.pipelines.scan.verdicts import FILE_VERDICTS
 
 if TYPE_CHECKING:  # pragma: no cover  (heavy: torch, OpenCV, PyAV; imported in the command body)
-    from deepfake_lab.pipelines.scan import DetectorModel, FileScan, FrameScore, ScanOptions
+    from deepfake_lab.pipelines.scan import DetectorModel, FileScan, FrameScore, ScanOutcome
     from deepfake_lab.video.reader import MediaInfo
 
 
@@ -113,7 +111,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _check_output(path: Path | None, inputs: list[str], what: str, overwrite: bool) -> None:
-    from deepfake_lab.pipelines.scan import check_output, is_live_source
+    from deepfake_lab.pipelines.scan import check_output
+    from deepfake_lab.video.live import is_live_source
 
     if path is None:
         return
@@ -139,21 +138,12 @@ def _verdict_cell(f: FileScan) -> str:
 
 
 def _band_line(band: dict, options: ScanOptions) -> str:
-    """One line: the verdict band and where it came from."""
-    cal = band.get("calibration") or {}
-    if band["source"] == "card":
-        fpr = cal.get("target_fpr")
-        where = "calibrated in the detector card" + (
-            f" for {100 * fpr:.0f}% false positives on {cal.get('n_real', '?')} held-out real faces"
-            if isinstance(fpr, (int, float))
-            else ""
-        )
-    elif band["source"] == "option":
-        where = "set with --threshold/--authentic-below (not the card's calibration)"
-    else:
-        where = "default: the detector card has no calibration, so the band is NOT calibrated"
+    """One line: the verdict band and where it came from (`report.band_source_text`, terminal wording)."""
+    from deepfake_lab.pipelines.report import band_source_text
+
     return (
-        f"verdicts: manipulated from {band['threshold']:.3f}, uncertain from {band['authentic_below']:.3f} ({where}); "
+        f"verdicts: manipulated from {band['threshold']:.3f}, uncertain from {band['authentic_below']:.3f} "
+        f"({band_source_text(band, cli=True)}); "
         f"not evaluated: faces under {options.min_face_size:g} px or sharpness {options.min_sharpness:g}, "
         f"videos with under {options.min_frames} scored frames"
     )
@@ -192,8 +182,8 @@ def _detect_sharded(
     err: Console,
     others: dict[str, object],
 ) -> None:
-    """The resumable, shardable path: `--json X.jsonl`, or any scan under torchrun (see `scan_shards`)."""
-    from deepfake_lab.pipelines.scan_shards import scan_sharded
+    """The resumable, shardable path: `--json X.jsonl`, or any scan under torchrun (see `pipelines.scan.shards`)."""
+    from deepfake_lab.pipelines.scan import scan_sharded
     from deepfake_lab.train import distributed as ddp
 
     if json_out is None:
@@ -208,38 +198,36 @@ def _detect_sharded(
     ddp.shutdown(wait=True)
     if doc is None:  # ranks other than 0: rank 0 reports
         return
+    from deepfake_lab.pipelines.scan import scan_outcome
+
     files = doc["files"]
     for f in files:
         if f["status"] in ("error", "partial"):
             msg = f["message"] if f["source"] in f["message"] else f"{f['source']}: {f['message']}"
             err.print(f"error: {msg}", markup=False, highlight=False, soft_wrap=True)
     done = sum(1 for f in files if f["status"] not in ("error",))
-    summary = doc["summary"]
-    counts = ", ".join(f"{summary[v]} {v}" for v in FILE_VERDICTS if v != "error" and summary.get(v))
+    outcome = scan_outcome(files, fail_above=fail_above, fail_on=fail_on)
     out.print(
-        f"{done}/{len(files)} file(s) scanned by {info.world_size} process(es); {counts or 'nothing scored'}; "
-        f"json: {json_out}",
+        f"{done}/{len(files)} file(s) scanned by {info.world_size} process(es); "
+        f"{outcome.counts_text() or 'nothing scored'}; json: {json_out}",
         markup=False,
         highlight=False,
     )
-    if summary["errors"]:
-        raise typer.Exit(2)
-    _exit_for([(f["source"], f.get("score"), f.get("verdict", "")) for f in files], fail_above, fail_on, err)
+    _exit_for(outcome, fail_above, err)
 
 
-def _exit_for(
-    files: list[tuple[str, float | None, str]], fail_above: float | None, fail_on: set[str], err: Console
-) -> None:
-    """Exit 1 when a file scored above `fail_above` or got a verdict in `fail_on` (named on stderr)."""
-    above = [s for s, score, _ in files if score is not None and fail_above is not None and score > fail_above]
-    hit = [f"{Path(s).name} ({v})" for s, _, v in files if v in fail_on]
-    if above:
-        err.print(f"above {fail_above:g}: {', '.join(Path(s).name for s in above)}", markup=False, highlight=False,
-                  soft_wrap=True)  # fmt: skip
-    if hit:
-        err.print(f"--fail-on: {', '.join(hit)}", markup=False, highlight=False, soft_wrap=True)
-    if above or hit:
-        raise typer.Exit(1)
+def _exit_for(outcome: ScanOutcome, fail_above: float | None, err: Console) -> None:
+    """Exit with the outcome's code (0: return); for code 1 name the files above `fail_above` / with a
+    `--fail-on` verdict on stderr."""
+    if outcome.code == 1:
+        if outcome.above:
+            err.print(f"above {fail_above:g}: {', '.join(Path(s).name for s in outcome.above)}", markup=False,
+                      highlight=False, soft_wrap=True)  # fmt: skip
+        if outcome.hit:
+            hit = ", ".join(f"{Path(s).name} ({v})" for s, v in outcome.hit)
+            err.print(f"--fail-on: {hit}", markup=False, highlight=False, soft_wrap=True)
+    if outcome.code:
+        raise typer.Exit(outcome.code)
 
 
 def _parse_fail_on(value: str | None) -> set[str]:
@@ -252,6 +240,7 @@ def _parse_fail_on(value: str | None) -> set[str]:
     return names
 
 
+@with_dataclass_options(ScanOptions, into="options", after="report")
 def detect_command(
     inputs: list[str] = typer.Argument(
         ..., metavar="INPUT...", help="Videos, images, folders (recursive), stream URLs or capture devices."
@@ -267,26 +256,7 @@ def detect_command(
         None, "--annotate", help="Annotated video (.mp4) / image; a folder when there are several inputs."
     ),
     report: Path | None = typer.Option(None, "--report", help="Self-contained HTML report."),
-    aggregation: Aggregation = typer.Option("confident", "--aggregation", help=AGGREGATION_HELP),
     aggregate: Aggregation | None = typer.Option(None, "--aggregate", hidden=True, help="Old name of --aggregation."),
-    threshold: float | None = typer.Option(
-        None,
-        "--threshold",
-        help="Score from which the verdict is manipulated (overrides the detector card's calibrated threshold; "
-        "alone it leaves no uncertain band).",
-    ),
-    authentic_below: float | None = typer.Option(
-        None, "--authentic-below", help="Score below which the verdict is authentic (default: the card's band)."
-    ),
-    min_face_size: float = typer.Option(
-        MIN_FACE_SIZE, "--min-face-size", help="Faces smaller than this (px) are not scored."
-    ),
-    min_sharpness: float = typer.Option(
-        MIN_SHARPNESS, "--min-sharpness", help="Faces blurrier than this are not scored (0: off)."
-    ),
-    min_frames: int = typer.Option(
-        MIN_FRAMES, "--min-frames", help="Videos with fewer scored frames are not_evaluated."
-    ),
     fail_above: float | None = typer.Option(
         None, "--fail-above", help="Exit with code 1 when a file scores above this (for pipelines)."
     ),
@@ -295,27 +265,6 @@ def detect_command(
         "--fail-on",
         help=f"Exit with code 1 when a file gets one of these verdicts (comma-separated: {', '.join(FAIL_ON)}).",
     ),
-    detect_every: int = typer.Option(
-        5, "--detect-every", help="Face detection on 1 frame in N; landmarks interpolated in between."
-    ),
-    every: int = typer.Option(1, "--every", help="Score one frame in N."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Face crops per detector call."),
-    precision: ScanPrecision = typer.Option(
-        "auto", "--precision", envvar=PRECISION_ENV, help="auto: bf16 on native-bf16 hardware."
-    ),
-    max_faces: int | None = typer.Option(None, "--max-faces", help="Score at most N faces per frame (largest)."),
-    min_size: float = typer.Option(24.0, "--min-size", help="Ignore faces smaller than this (pixels)."),
-    model_range: FaceRange = typer.Option(
-        "auto", "--range", help="Face detector range (both: slower, finds small faces)."
-    ),
-    realtime: bool = typer.Option(
-        False, "--realtime", help="Run at the source's frame rate, dropping frames to keep latency bounded."
-    ),
-    max_latency: float = typer.Option(0.5, "--max-latency", help="Realtime: drop frames older than this (s)."),
-    max_seconds: float | None = typer.Option(
-        None, "--max-seconds", help="Stop each source after this much media time (live: else until Ctrl-C)."
-    ),
-    threads: int = typer.Option(1, "--threads", help="Torch threads for the detector."),
     device: str = typer.Option("cpu", "--device", help=f"Detector device: {DEVICE_HELP}"),
     check_provenance: bool = typer.Option(
         True, "--provenance/--no-provenance", help="Look for provenance labels (C2PA manifest, watermark)."
@@ -327,6 +276,7 @@ def detect_command(
     no_progress: bool = no_progress_alias(),
     verbose: int = verbose_option(),
     log_file: Path | None = log_file_option(),
+    options: ScanOptions | None = None,
 ) -> None:
     """Scan media for manipulated faces: per-frame, per-track and per-file probabilities.
 
@@ -337,35 +287,26 @@ def detect_command(
 
     import cv2
 
-    from deepfake_lab.pipelines.scan import ScanOptions, load_detector, reason_text, scan_paths, verdict_band, write_csv
+    from deepfake_lab.pipelines.scan import (
+        load_detector,
+        reason_text,
+        scan_outcome,
+        scan_paths,
+        verdict_band,
+        write_csv,
+        write_json,
+    )
     from deepfake_lab.train import distributed as ddp
 
     cv2.setNumThreads(1)
     log = setup_logging(verbose, log_file)
-    aggregation = pick(aggregation if aggregate is None else None, aggregate, "--aggregation", "--aggregate")
+    options = options or ScanOptions()  # built from the scan options by `with_dataclass_options`
+    if aggregate is not None:  # the old name of --aggregation
+        options.aggregation = aggregate
     quiet = quiet or no_progress
     to_stdout = [w for w, p in (("--json", json_out), ("--csv", csv_out)) if p is not None and str(p) == "-"]
     if len(to_stdout) > 1:
         raise BadInputError("only one of --json and --csv can be '-' (stdout)")
-    options = ScanOptions(
-        detect_every=detect_every,
-        every=every,
-        aggregation=aggregation,
-        threshold=threshold,
-        authentic_below=authentic_below,
-        min_face_size=min_face_size,
-        min_sharpness=min_sharpness,
-        min_frames=min_frames,
-        batch_size=batch_size,
-        precision=precision,
-        threads=threads,
-        max_faces=max_faces,
-        min_size=min_size,
-        model_range=model_range,
-        realtime=realtime,
-        max_latency=max_latency,
-        max_seconds=max_seconds,
-    )
     options.validate()
     if fail_above is not None and not 0.0 <= fail_above <= 1.0:
         raise BadInputError(f"--fail-above must be in 0..1, got {fail_above}")
@@ -401,7 +342,7 @@ def detect_command(
     if ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl"):
         _detect_sharded(inputs, det, options, json_out, progress, check_provenance, fail_above, fail_verdicts, out, err,
                         others={"--csv": csv_out, "--report": report, "--annotate": annotate,
-                                "--realtime": realtime or None})  # fmt: skip
+                                "--realtime": options.realtime or None})  # fmt: skip
         return
     try:
         with progress.bar:
@@ -413,6 +354,7 @@ def detect_command(
                 progress=progress,
                 provenance=check_provenance,
                 overwrite=overwrite,
+                option_names=lambda name: flag_of(ScanOptions, name),
             )
     except KeyboardInterrupt:
         err.print("interrupted: nothing written (scans are not resumable; run again)", markup=False)
@@ -439,8 +381,7 @@ def detect_command(
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
         sys.stdout.flush()
     elif json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        write_json(doc, json_out)
         out.print(f"json: {json_out}", markup=False, highlight=False)
     if csv_out is not None and str(csv_out) == "-":
         import tempfile
@@ -449,7 +390,6 @@ def detect_command(
             sys.stdout.write(write_csv(result, Path(tmp) / "scan.csv").read_text(encoding="utf-8"))
         sys.stdout.flush()
     elif csv_out is not None:
-        csv_out.parent.mkdir(parents=True, exist_ok=True)
         write_csv(result, csv_out)
         out.print(f"csv: {csv_out}", markup=False, highlight=False)
     if report is not None:
@@ -460,8 +400,5 @@ def detect_command(
     for f in result.files:
         if f.annotated:
             out.print(f"annotated: {f.annotated}", markup=False, highlight=False)
-    if result.interrupted:
-        raise typer.Exit(130)
-    if result.errors:
-        raise typer.Exit(2)
-    _exit_for([(f.source, f.score, f.verdict) for f in result.files], fail_above, fail_verdicts, err)
+    _exit_for(scan_outcome(result.files, fail_above=fail_above, fail_on=fail_verdicts,
+                           interrupted=result.interrupted), fail_above, err)  # fmt: skip

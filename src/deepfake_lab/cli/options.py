@@ -6,17 +6,27 @@ Short flags (one meaning each, in every command that has them): `-o --out`, `-m 
 
 Enumerated values are `Literal` types, so typer shows and checks the choices (tests/test_cli_docs.py checks
 they equal the library's own lists). Environment variables are declared with `envvar=`, so `--help` lists
-them. Only typer, the standard library and `deepfake_lab.errors` are imported here (fast start-up).
+them. A library dataclass whose fields carry an `OptionSpec` (e.g. `pipelines.scan.ScanOptions`) becomes typer
+options with `with_dataclass_options`, which also maps the library's `OptionError` messages (field names) to
+the flags. Only typer, the standard library and torch-free library modules are imported here (fast start-up).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+import inspect
 import logging
 import sys
+import typing
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import typer
+
+from deepfake_lab.pipelines.scan.options import OptionError
 
 # Enumerated option values (the library's lists; equality is tested).
 Aggregation = Literal["confident", "mean", "max"]
@@ -34,16 +44,10 @@ Compression = Literal["c0", "c23", "c40"]
 SwapModelName = Literal["swap-128", "swap-lite", "swap-original"]  # pipelines.faceswap_train.SWAP_MODELS
 DEVICE_HELP = "cpu | cuda | cuda:N | auto (CUDA when present)."
 
-AGGREGATION_HELP = (
-    "How a face track's frame scores become its score: confident (DFDC rule: the mean of the confident "
-    "frames when there are many, else the mean) | mean | max. The file takes its highest track."
-)
-
 # Environment variables read by the library, declared on the options they set.
 DETECTOR_ENV = "DEEPFAKE_LAB_DETECTOR"  # pipelines.scan.DETECTOR_ENV
 DATA_ENV = "DEEPFAKE_LAB_DATA"  # data.fetch.data_root
 TOKEN_ENV = "DEEPFAKE_LAB_TOKEN"  # serve
-PRECISION_ENV = "DEEPFAKE_LAB_PRECISION"  # pipelines.scan.auto_precision
 HOME_ENV = "DEEPFAKE_LAB_HOME"  # provenance.keys.HOME_ENV
 CERT_ENV = "DEEPFAKE_LAB_SIGNING_CERT"  # provenance.keys.CERT_ENV
 KEY_ENV = "DEEPFAKE_LAB_SIGNING_KEY"  # provenance.keys.KEY_ENV
@@ -128,3 +132,74 @@ def required_out(out: Path | None, output: Path | None, what: str) -> Path:
     if value is None:
         raise typer.BadParameter(f"missing option --out/-o ({what})", param_hint="--out")
     return value
+
+
+def _specs(cls: type) -> dict[str, Any]:
+    return {f.name: f.metadata["option"] for f in dataclasses.fields(cls) if "option" in f.metadata}
+
+
+def flag_of(cls: type, name: str) -> str:
+    """The CLI flag of field `name` of dataclass `cls` (its `OptionSpec.flag`; else `--name-with-dashes`)."""
+    spec = _specs(cls).get(name)
+    return spec.flag if spec is not None and spec.flag else "--" + name.replace("_", "-")
+
+
+def dataclass_options(cls: type, skip: Collection[str] = ()) -> list[inspect.Parameter]:
+    """typer parameters for the fields of dataclass `cls` whose `OptionSpec` names a flag (in field order):
+    the field's default, flag, help, environment variable and choices (a `Literal`, so typer lists and checks
+    them). Bounds are left to the dataclass's own `validate` (one message for every front end)."""
+    hints = typing.get_type_hints(cls)
+    params = []
+    for f in dataclasses.fields(cls):
+        spec = f.metadata.get("option")
+        if spec is None or spec.flag is None or f.name in skip:
+            continue
+        kind: Any = hints[f.name]
+        if spec.choices:
+            kind = Literal[spec.choices]  # type: ignore[valid-type]
+            kind = Optional[kind] if f.default is None else kind  # noqa: UP045 - a runtime-built type
+        option = typer.Option(f.default, spec.flag, help=spec.help, envvar=spec.env)
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind))
+    return params
+
+
+@contextlib.contextmanager
+def flags_in_messages(cls: type) -> Iterator[None]:
+    """Re-raise a library `OptionError` with the CLI flags of `cls`'s fields in place of their names."""
+    try:
+        yield
+    except OptionError as exc:
+        raise OptionError(exc.render(lambda name: flag_of(cls, name))) from None
+
+
+def with_dataclass_options(
+    cls: type, into: str, after: str, skip: Collection[str] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: the typer command also takes the options of dataclass `cls` (`dataclass_options`, listed
+    after its parameter `after`) and receives them as one `cls` instance in its parameter `into`; the
+    library's option errors raised inside name the flags (`flags_in_messages`).
+
+    Example:
+        >>> @with_dataclass_options(ScanOptions, into="options", after="inputs")  # doctest: +SKIP
+        ... def detect_command(inputs: list[str] = typer.Argument(...), options: ScanOptions = None): ...
+    """
+    extra = dataclass_options(cls, skip)
+    names = [p.name for p in extra]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(func, eval_str=True)
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in sig.parameters.values() if p.name != into]
+        at = [p.name for p in own].index(after) + 1
+        new = sig.replace(parameters=[*own[:at], *extra, *own[at:]])
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            values = {n: kwargs.pop(n) for n in names}
+            with flags_in_messages(cls):
+                return func(**kwargs, **{into: cls(**values)})
+
+        command.__signature__ = new  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in new.parameters.values()}
+        return command
+
+    return decorate

@@ -2,7 +2,7 @@
 
 The CLI subclasses these to draw progress bars; keeping them here (standard library only) lets
 `deepfake-lab --help` and every subcommand's `--help` start without the heavy media/model stack.
-`pipelines.scan` and `pipelines.extract` re-export them under their old names.
+`pipelines.extract` re-exports `ExtractProgress` under its old name; scan code imports `ScanProgress` from here.
 """
 
 from __future__ import annotations

@@ -45,10 +45,10 @@ from deepfake_lab.faces.quality import QualityFilter
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face
 from deepfake_lab.pipelines.callbacks import ExtractProgress
+from deepfake_lab.video.feed import Prefetcher
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
 from deepfake_lab.video.reader import (
     MediaReader,
-    Prefetcher,
     VideoReader,
     natural_key,
     open_media,

@@ -2,7 +2,8 @@
 suspicious face crops with Grad-CAM overlays (base64 PNG), provenance findings and the model card.
 
 The page has no external resources (no scripts, fonts or images from elsewhere), so it can be mailed or
-archived as one file.
+archived as one file. It renders `templates/scan_report.html.j2` (autoescaped); the inline SVG and the model
+card fragment are built here and passed as trusted `Markup`.
 
 Example:
     >>> from deepfake_lab.pipelines.report import write_report
@@ -15,10 +16,13 @@ import base64
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from markupsafe import Markup
 
+from deepfake_lab.html import render
 from deepfake_lab.metrics.gradcam import grad_cam, overlay_heatmap
 from deepfake_lab.pipelines.scan import (
     OUTPUT_MARK,
@@ -33,7 +37,9 @@ from deepfake_lab.pipelines.scan import (
 __all__ = [
     "VERDICT_COLOURS",
     "VERDICT_CSS",
+    "REPORT_CSS",
     "VERDICT_TEXT",
+    "band_source_text",
     "band_text",
     "card_summary_html",
     "crop_text",
@@ -256,7 +262,7 @@ VERDICT_CSS = ".verdict{display:inline-block;padding:4px 12px;border-radius:4px;
     f".verdict.{name}{{background:{colour}}}" for name, colour in VERDICT_COLOURS.items()
 )
 
-_CSS = (
+REPORT_CSS = (
     VERDICT_CSS
     + """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:900px;color:#222}
@@ -296,23 +302,13 @@ def _fmt(v: object) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def card_summary_html(card: dict, default_threshold: float = 0.5) -> str:
-    """A model card as a readable summary: known limits first, then what it was trained on, its threshold and
-    false-positive rate (from the card's "calibration" entry when it has one), test figures and usage; the raw
-    JSON folded in a <details> element."""
-    e = html.escape
-    out: list[str] = []
-    limits = card.get("known_limits") or []
-    out.append("<h3>Known limits</h3>")
-    if limits:
-        out.append("<ul>" + "".join(f"<li>{e(str(x))}</li>" for x in limits) + "</ul>")
-    else:
-        out.append('<p class="note">This model card lists no known limits: treat its scores with extra care.</p>')
-    rows: list[tuple[str, str]] = []
-    name = card.get("name") or card.get("model") or "?"
-    rows.append(("model", f"{name} ({card.get('model', '?')})"))
-    if card.get("description"):
-        rows.append(("what it is", str(card["description"])))
+def _pre_json(obj: Any) -> Markup:
+    """Indented JSON for a <pre>, escaped with `html.escape` (quotes as &quot;, as the report always wrote)."""
+    return Markup(html.escape(json.dumps(obj, indent=1, default=str)))
+
+
+def _trained_on(card: dict) -> list[str]:
+    """What a card says its detector was trained on, as phrases."""
     data = card.get("data") if isinstance(card.get("data"), dict) else {}
     trained: list[str] = []
     if data.get("benchmark"):
@@ -330,32 +326,46 @@ def card_summary_html(card: dict, default_threshold: float = 0.5) -> str:
     training = card.get("training") if isinstance(card.get("training"), dict) else {}
     if training.get("steps"):
         trained.append(f"{training['steps']} steps")
+    return trained
+
+
+def _threshold_text(card: dict, default_threshold: float) -> str:
+    """The card's threshold with its measured false-positive rate, or the uncalibrated default."""
+    cal = card.get("calibration")
+    if not (isinstance(cal, dict) and "threshold" in cal):
+        return (
+            f"{default_threshold:.2f} (the default: this model card has no calibration, so the false-positive "
+            "rate at this threshold was not measured)"
+        )
+    text = f"{_fmt(cal['threshold'])}: false-positive rate {_fmt(cal.get('fpr'))}"
+    if cal.get("target_fpr") is not None:
+        text += f" (target {_fmt(cal['target_fpr'])})"
+    who = f"{cal.get('n_real', '?')} held-out real faces"
+    if cal.get("n_real_identities"):
+        who += f" of {cal['n_real_identities']} people"
+    text += f", measured on {who}"
+    if cal.get("split"):
+        text += f" ({cal['split']})"
+    if cal.get("tpr") is not None:
+        text += f"; true-positive rate {_fmt(cal['tpr'])} on {cal.get('n_fake', '?')} fakes"
+    if cal.get("authentic_below") is not None:
+        text += f"; scores from {_fmt(cal['authentic_below'])} up to the threshold read as uncertain"
+    return text
+
+
+def card_summary_html(card: dict, default_threshold: float = 0.5) -> Markup:
+    """A model card as a readable summary: known limits first, then what it was trained on, its threshold and
+    false-positive rate (from the card's "calibration" entry when it has one), test figures and usage; the raw
+    JSON folded in a <details> element (`templates/_model_card.html.j2`)."""
+    rows: list[tuple[str, str]] = []
+    name = card.get("name") or card.get("model") or "?"
+    rows.append(("model", f"{name} ({card.get('model', '?')})"))
+    if card.get("description"):
+        rows.append(("what it is", str(card["description"])))
+    trained = _trained_on(card)
     if trained:
         rows.append(("trained on", "; ".join(trained)))
-    cal = card.get("calibration")
-    if isinstance(cal, dict) and "threshold" in cal:
-        text = f"{_fmt(cal['threshold'])}: false-positive rate {_fmt(cal.get('fpr'))}"
-        if cal.get("target_fpr") is not None:
-            text += f" (target {_fmt(cal['target_fpr'])})"
-        who = f"{cal.get('n_real', '?')} held-out real faces"
-        if cal.get("n_real_identities"):
-            who += f" of {cal['n_real_identities']} people"
-        text += f", measured on {who}"
-        if cal.get("split"):
-            text += f" ({cal['split']})"
-        if cal.get("tpr") is not None:
-            text += f"; true-positive rate {_fmt(cal['tpr'])} on {cal.get('n_fake', '?')} fakes"
-        if cal.get("authentic_below") is not None:
-            text += f"; scores from {_fmt(cal['authentic_below'])} up to the threshold read as uncertain"
-        rows.append(("threshold", text))
-    else:
-        rows.append(
-            (
-                "threshold",
-                f"{default_threshold:.2f} (the default: this model card has no calibration, so the false-positive "
-                "rate at this threshold was not measured)",
-            )
-        )
+    rows.append(("threshold", _threshold_text(card, default_threshold)))
     metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
     figures = []
     for key, val in metrics.items():
@@ -372,12 +382,8 @@ def card_summary_html(card: dict, default_threshold: float = 0.5) -> str:
         rows.append(("usage", str(card["usage"])))
     if card.get("responsible_use"):
         rows.append(("responsible use", str(card["responsible_use"])))
-    out.append("<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>")
-    out.append(
-        "<details><summary>Full model card (JSON)</summary>"
-        f"<pre>{e(json.dumps(card, indent=1, default=str))}</pre></details>"
-    )
-    return "\n".join(out)
+    limits = [str(x) for x in card.get("known_limits") or []]
+    return Markup(render("_model_card.html.j2", limits=limits, rows=rows, card_json=_pre_json(card)))
 
 
 def verdict_words(f: FileScan, options: ScanOptions | None = None) -> str:
@@ -386,184 +392,154 @@ def verdict_words(f: FileScan, options: ScanOptions | None = None) -> str:
     return f"{text}: {reason_text(f.reason, options)}" if f.reason else text
 
 
-def band_text(result: ScanResult) -> str:
-    """One sentence: the verdict band and where it came from."""
-    band = result.band
+def band_source_text(band: dict[str, Any], cli: bool = False) -> str:
+    """Where a verdict band (`scan.verdict_band`) came from, in words: the report's wording, or with `cli` the
+    terminal line's (percent sign without a space, flags named, no head count).
+
+    Example:
+        >>> band = {"source": "card", "calibration": {"target_fpr": 0.05, "n_real": 400, "n_real_identities": 40}}
+        >>> band_source_text(band)
+        'calibrated in the detector card for 5 % false positives on 400 held-out real faces of 40 people'
+        >>> band_source_text(band, cli=True)
+        'calibrated in the detector card for 5% false positives on 400 held-out real faces'
+    """
     cal = band.get("calibration") or {}
     if band["source"] == "card":
         fpr = cal.get("target_fpr")
-        where = "calibrated in the detector card" + (
-            f" for {100 * fpr:.0f} % false positives on {cal.get('n_real', '?')} held-out real faces"
-            + (f" of {cal['n_real_identities']} people" if cal.get("n_real_identities") else "")
-            if isinstance(fpr, (int, float))
-            else ""
+        if not isinstance(fpr, (int, float)):
+            return "calibrated in the detector card"
+        people = f" of {cal['n_real_identities']} people" if cal.get("n_real_identities") and not cli else ""
+        return (
+            f"calibrated in the detector card for {100 * fpr:.0f}{'' if cli else ' '}% false positives on "
+            f"{cal.get('n_real', '?')} held-out real faces{people}"
         )
-    elif band["source"] == "option":
-        where = "set by the user for this scan, not the detector card's calibration"
-    else:
-        where = "the default band: this detector's card has no calibration, so it is NOT calibrated"
+    if band["source"] == "option":
+        if cli:
+            return "set with --threshold/--authentic-below (not the card's calibration)"
+        return "set by the user for this scan, not the detector card's calibration"
+    if cli:
+        return "default: the detector card has no calibration, so the band is NOT calibrated"
+    return "the default band: this detector's card has no calibration, so it is NOT calibrated"
+
+
+def band_text(result: ScanResult) -> str:
+    """One sentence: the verdict band and where it came from."""
+    band = result.band
     return (
         f"Verdicts: manipulated from a score of {100 * band['threshold']:.1f}%, uncertain from "
-        f"{100 * band['authentic_below']:.1f}%, authentic below ({where})."
+        f"{100 * band['authentic_below']:.1f}%, authentic below ({band_source_text(band)})."
     )
 
 
-def _file_section(f: FileScan, result: ScanResult, n: int, link_base: Path | None) -> str:
-    e = html.escape
-    opt = result.options
-    band = result.band
-    score = "–" if f.score is None else f"{100 * f.score:.1f}%"
-    out = [
-        f'<h2 id="file{n}">{e(Path(f.source).name or f.source)}</h2>',
-        f'<p><span class="verdict {e(f.verdict)}">{e(verdict_words(f, opt))}</span> '
-        f"&nbsp; file score <b>{score}</b> ({e(opt.aggregation)} rule, threshold {band['threshold']:.2f}, "
-        f"uncertain from {band['authentic_below']:.2f})</p>",
-    ]
-    if f.message:
-        out.append(f'<p class="note">{e(f.message)}</p>')
-    out.append(f'<p class="note">{e(f.source)}</p>')
-    if f.status == "error":
-        return "\n".join(out)
-    info = f.info or {}
-    rows = [
-        ("frames scanned", f"{len(f.frames)} ({f.frames_without_faces} without a face, {f.frames_dropped} dropped)"),
-        ("faces scored", str(f.faces_scored)),
-        (
-            "faces not scored",
-            ", ".join(f"{n} ({reason_text(r, opt)})" for r, n in f.faces_not_evaluated.items()) or "none",
-        ),
-        ("media", f"{info.get('width')}×{info.get('height')}, {info.get('fps')} fps, {info.get('codec')}"),
-        ("speed", f"{f.fps:.1f} frames/s ({f.seconds:.1f} s)"),
-    ]
-    if f.annotated:
-        target = Path(f.annotated)
-        if link_base is not None:
-            try:
-                target = target.resolve().relative_to(link_base.resolve())
-            except ValueError:
-                target = target.resolve()
-        rows.append(("annotated", f'<a href="{e(target.as_posix())}">{e(target.name)}</a>'))
-    out.append(
-        "<table>"
-        + "".join(f"<tr><th>{e(k)}</th><td>{v if k == 'annotated' else e(v)}</td></tr>" for k, v in rows)
-        + "</table>"
-    )
-    if f.tracks:
-        out.append(
-            "<h3>Face tracks</h3><table><tr><th>track</th><th>faces scored</th><th>not scored</th><th>from</th>"
-            "<th>to</th><th>score</th><th>mean</th><th>max</th><th>verdict</th></tr>"
-        )
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
 
-        def pct(v: float | None) -> str:
-            return "–" if v is None else f"{100 * v:.1f}%"
 
-        for t in f.tracks:
-            skipped = ", ".join(f"{n} {r.replace('face_too_', 'too ')}" for r, n in t.not_evaluated.items()) or "0"
-            words = VERDICT_TEXT.get(t.verdict, t.verdict) + (f": {reason_text(t.reason, opt)}" if t.reason else "")
-            out.append(
-                f"<tr><td>{t.track}</td><td>{t.faces}</td><td>{e(skipped)}</td><td>{t.first_time:.2f}s</td>"
-                f"<td>{t.last_time:.2f}s</td><td>{pct(t.score)}</td><td>{pct(t.mean)}</td><td>{pct(t.max)}</td>"
-                f'<td><span class="verdict {e(t.verdict)}">{e(words)}</span></td></tr>'
-            )
-        out.append("</table>")
-    if f.frames:
-        out.append("<h3>Probability over time</h3>")
-        out.append(timeline_svg(f, band["threshold"], authentic_below=band["authentic_below"]))
+def _annotated_link(annotated: str, link_base: Path | None) -> dict[str, str]:
+    target = Path(annotated)
+    if link_base is not None:
+        try:
+            target = target.resolve().relative_to(link_base.resolve())
+        except ValueError:
+            target = target.resolve()
+    return {"href": target.as_posix(), "name": target.name}
+
+
+def _crops(f: FileScan, model: DetectorModel) -> dict[str, Any]:
+    """The most suspicious crops of a file with their Grad-CAM maps and blend heatmaps (base64 PNG)."""
     span = (f.frames[-1].time - f.frames[0].time) if f.frames else 0.0
     picks = pick_suspicious(f.suspicious, n=6, min_gap=min(0.5, span / 6))  # short clips: spread over the clip
-    if picks:
-        overlays = gradcam_overlays(result.model, [s.crop for s in picks], [s.prob for s in picks])
-        heat = mask_overlays(result.model, [s.crop for s in picks])
-        out.append("<h3>Most suspicious faces</h3>")
-        if overlays and overlays[0] is None:
-            out.append(
-                '<p class="note">This detector has no convolution layers: Grad-CAM does not apply; '
-                "the aligned crops are shown.</p>"
-            )
-        else:
-            out.append(
-                '<p class="note">Each pair: the aligned crop the detector saw, and its Grad-CAM map on one fixed '
-                "scale for all faces: the map (regions that raised the FAKE score most) is multiplied by the "
-                "face's probability, so a face scored near 0 % stays blue and only a face scored near 100 % "
-                f'can reach red. Scale: 0 % <img alt="colour scale from blue (0 %) to red (100 %)" '
-                f'src="{_png_b64(_colour_bar())}" style="width:160px;height:10px;vertical-align:middle"> 100 %'
-                + (
-                    "; then the detector's own blend heatmap (red: where it sees a blended-in face)"
-                    if heat[0] is not None
-                    else ""
-                )
-                + ".</p>"
-            )
-        out.append('<div class="crops">')
-        for s, ov, hm in zip(picks, overlays, heat, strict=True):
-            imgs = f'<img alt="face crop, frame {s.index}" src="{_png_b64(s.crop)}">'
-            if ov is not None:
-                imgs += f' <img alt="Grad-CAM map of frame {s.index}" src="{_png_b64(ov)}">'
-            if hm is not None:
-                imgs += f' <img alt="blend heatmap of frame {s.index}" src="{_png_b64(hm)}">'
-            out.append(
-                f'<div class="crop">{imgs}<br>{100 * s.prob:.1f}% · frame {s.index} · {s.time:.2f}s · '
-                f"track {s.track}</div>"
-            )
-        out.append("</div>")
-    out.append("<h3>Provenance</h3>")
-    if f.provenance is None:
-        out.append(
-            '<p class="note">No provenance check was run (turned off with --no-provenance, the source is live, '
-            "or this installation has no provenance module).</p>"
-        )
-    else:
-        prov = f.provenance
-        if prov.get("labelled_synthetic"):
-            out.append('<p><span class="verdict manipulated">labelled synthetic by the tool that made it</span></p>')
-        if prov.get("summary") or prov.get("error"):
-            out.append(f"<p>{e(str(prov.get('summary') or prov.get('error')))}</p>")
-        out.append(
-            f"<details><summary>details</summary><pre>{e(json.dumps(prov, indent=1, default=str))}</pre></details>"
-        )
-    return "\n".join(out)
+    if not picks:
+        return {"crops": [], "gradcam": False, "heatmap": False}
+    overlays = gradcam_overlays(model, [s.crop for s in picks], [s.prob for s in picks])
+    heat = mask_overlays(model, [s.crop for s in picks])
+    crops = [
+        {
+            "index": s.index,
+            "crop": _png_b64(s.crop),
+            "gradcam": None if ov is None else _png_b64(ov),
+            "heatmap": None if hm is None else _png_b64(hm),
+            "caption": f"{100 * s.prob:.1f}% · frame {s.index} · {s.time:.2f}s · track {s.track}",
+        }
+        for s, ov, hm in zip(picks, overlays, heat, strict=True)
+    ]
+    return {"crops": crops, "gradcam": overlays[0] is not None, "heatmap": heat[0] is not None}
+
+
+def _file_context(f: FileScan, result: ScanResult, link_base: Path | None) -> dict[str, Any]:
+    """What `scan_report.html.j2` shows of one file."""
+    opt, band = result.options, result.band
+    out: dict[str, Any] = {
+        "name": Path(f.source).name or f.source,
+        "source": f.source,
+        "score": _pct(f.score),
+        "verdict": f.verdict,
+        "words": verdict_words(f, opt),
+        "frames": len(f.frames),
+        "tracks": [],
+        "message": f.message,
+        "error": f.status == "error",
+    }
+    if f.status == "error":
+        return out
+    info = f.info or {}
+    out["rows"] = [
+        ("frames scanned", f"{len(f.frames)} ({f.frames_without_faces} without a face, {f.frames_dropped} dropped)"),
+        ("faces scored", str(f.faces_scored)),
+        ("faces not scored",
+         ", ".join(f"{n} ({reason_text(r, opt)})" for r, n in f.faces_not_evaluated.items()) or "none"),
+        ("media", f"{info.get('width')}×{info.get('height')}, {info.get('fps')} fps, {info.get('codec')}"),
+        ("speed", f"{f.fps:.1f} frames/s ({f.seconds:.1f} s)"),
+    ]  # fmt: skip
+    out["annotated"] = _annotated_link(f.annotated, link_base) if f.annotated else None
+    out["tracks"] = [
+        {
+            "track": t.track,
+            "faces": t.faces,
+            "skipped": ", ".join(f"{n} {r.replace('face_too_', 'too ')}" for r, n in t.not_evaluated.items()) or "0",
+            "first": f"{t.first_time:.2f}s",
+            "last": f"{t.last_time:.2f}s",
+            "score": _pct(t.score),
+            "mean": _pct(t.mean),
+            "max": _pct(t.max),
+            "verdict": t.verdict,
+            "words": VERDICT_TEXT.get(t.verdict, t.verdict) + (f": {reason_text(t.reason, opt)}" if t.reason else ""),
+        }
+        for t in f.tracks
+    ]
+    svg = timeline_svg(f, band["threshold"], authentic_below=band["authentic_below"]) if f.frames else None
+    out["timeline"] = None if svg is None else Markup(svg)  # built from numbers here: trusted
+    out.update(_crops(f, result.model))
+    prov = f.provenance
+    out["provenance"] = None if prov is None else {
+        "synthetic": bool(prov.get("labelled_synthetic")),
+        "text": str(prov.get("summary") or prov.get("error")) if prov.get("summary") or prov.get("error") else "",
+        "json": _pre_json(prov),
+    }  # fmt: skip
+    return out
 
 
 def render_report(result: ScanResult, title: str = "deepfake-lab scan report", link_base: Path | None = None) -> str:
     """The HTML page of a scan (a string). `link_base`: folder that links to annotated videos are relative to."""
-    e = html.escape
     d = result.to_dict()
-    rows = []
-    for i, f in enumerate(result.files):
-        score = "–" if f.score is None else f"{100 * f.score:.1f}%"
-        rows.append(
-            f'<tr><td><a href="#file{i}">{e(Path(f.source).name or f.source)}</a></td><td>{score}</td>'
-            f'<td><span class="verdict {e(f.verdict)}">{e(verdict_words(f, result.options))}'
-            f"</span></td><td>{len(f.frames)}</td><td>{len(f.tracks)}</td></tr>"
-        )
-    agg = d["aggregation"]
     model = d["model"]
-    body = [
-        f"<h1>{e(title)}</h1>",
-        f'<p class="note">{e(d["tool"])} · {e(d["created"])} · detector <b>{e(model["name"])}</b> '
-        f"({e(str(model['model']))}, {e(crop_text(model['crop']))}, "
-        f"{e(model['precision'])}) · weights sha256 {e(model['weights_sha256'][:16])}…</p>",
-        "<h2>Summary</h2><table><tr><th>file</th><th>score</th><th>verdict</th><th>frames</th><th>tracks</th></tr>",
-        *rows,
-        "</table>",
-        f'<p class="note">Scores are the detector\'s probability that a face is manipulated. Frame: {e(agg["frame"])}. '
-        f"Track: {e(agg['track'])}. File: {e(agg['file'])}. A score is evidence from one model trained on "
-        "limited data, not proof: check the provenance findings and the context.</p>",
-        f'<p class="note">{e(band_text(result))} Faces smaller than {result.options.min_face_size:g} px or '
-        f"blurrier than sharpness {result.options.min_sharpness:g} are not scored; a video with fewer than "
-        f"{result.options.min_frames} frames holding a scored face is not evaluated.</p>",
-    ]
-    for i, f in enumerate(result.files):
-        body.append(_file_section(f, result, i, link_base))
-    body.append("<h2>Model card</h2>")
-    body.append(card_summary_html(model["card"] if isinstance(model["card"], dict) else {}))
-    body.append("<h2>Options</h2>")
-    body.append(f"<pre>{e(json.dumps(d['options'], indent=1))}</pre>")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="{OUTPUT_MARK}">'
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    band = result.band
+    return render(
+        "scan_report.html.j2",
+        title=title,
+        generator=OUTPUT_MARK,
+        css=Markup(REPORT_CSS),
+        doc=d,
+        model=model,
+        crop=crop_text(model["crop"]),
+        options=result.options,
+        band=band_text(result),
+        threshold=band["threshold"],
+        authentic_below=band["authentic_below"],
+        files=[_file_context(f, result, link_base) for f in result.files],
+        colour_bar=_png_b64(_colour_bar()),
+        card=card_summary_html(model["card"] if isinstance(model["card"], dict) else {}),
+        options_json=json.dumps(d["options"], indent=1),
     )
 
 

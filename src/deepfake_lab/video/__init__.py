@@ -1,6 +1,8 @@
-"""Media in and out with PyAV: streaming readers (videos, image sequences, stills) and an H.264 writer that
-keeps the source's audio."""
+"""Media in and out with PyAV: streaming readers (videos, image sequences, stills; live streams and capture
+devices in `live`), background frame feeds (`feed`: prefetch, realtime pacing) and an H.264 writer that keeps
+the source's audio."""
 
+from deepfake_lab.video.feed import Prefetcher, RealtimeFeed
 from deepfake_lab.video.image import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
@@ -8,12 +10,12 @@ from deepfake_lab.video.image import (
     is_image_path,
     read_image,
 )
+from deepfake_lab.video.live import LiveReader, is_live_source
 from deepfake_lab.video.reader import (
     Frame,
     ImageSequenceReader,
     MediaInfo,
     MediaReader,
-    Prefetcher,
     VideoReader,
     natural_key,
     open_media,
@@ -26,13 +28,16 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "Frame",
     "ImageSequenceReader",
+    "LiveReader",
     "MediaInfo",
     "MediaReader",
     "Prefetcher",
+    "RealtimeFeed",
     "VideoReader",
     "VideoWriter",
     "image_size",
     "is_image_path",
+    "is_live_source",
     "natural_key",
     "open_media",
     "probe",

@@ -16,9 +16,7 @@ from __future__ import annotations
 import abc
 import glob
 import math
-import queue
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -41,7 +39,7 @@ __all__ = [
     "open_media",
     "probe",
     "natural_key",
-    "Prefetcher",
+    "media_error_reason",
 ]
 
 _MAX_DECODE_ERRORS = 50  # packets that fail to decode before a file is declared corrupt
@@ -183,7 +181,7 @@ class VideoReader(MediaReader):
         try:
             self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
         except av.error.FFmpegError as exc:
-            raise BadInputError(f"{self.path}: not a readable video ({_ffmpeg_reason(exc)})") from None
+            raise BadInputError(f"{self.path}: not a readable video ({media_error_reason(exc)})") from None
         except (OSError, ValueError) as exc:
             raise BadInputError(f"{self.path}: cannot open ({exc})") from None
         try:
@@ -475,7 +473,8 @@ def _check_file(path: Path) -> None:
         raise BadInputError(f"{path}: empty file (0 bytes)")
 
 
-def _ffmpeg_reason(exc: av.error.FFmpegError) -> str:
+def media_error_reason(exc: BaseException) -> str:
+    """The short reason of a PyAV/OS error, e.g. "invalid data found when processing input"."""
     text = getattr(exc, "strerror", None) or str(exc)
     return text.split(":")[0].strip().lower() if text else type(exc).__name__
 
@@ -541,66 +540,3 @@ def probe(path: str | Path) -> MediaInfo:
     """`MediaInfo` of a source (opens it, decodes at most one frame, closes it)."""
     with open_media(path) as reader:
         return reader.info
-
-
-class Prefetcher:
-    """Run an iterator (e.g. `reader.iter_frames()`) in a background thread, `depth` items ahead.
-
-    Decoding then overlaps with the consumer's work (PyAV releases the GIL while decoding). Memory stays
-    bounded by `depth` frames. Exceptions raised by the iterator are re-raised in the consumer. Always
-    `close()` (or use as a context manager) before closing the reader it iterates.
-
-    Args:
-        iterator: any iterator; it is consumed only by the background thread.
-        depth: maximum number of items waiting.
-    """
-
-    def __init__(self, iterator: Iterator[Frame], depth: int = 4) -> None:
-        self._q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=max(1, depth))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(iterator,), name="frame-prefetch", daemon=True)
-        self._thread.start()
-
-    def _put(self, item: tuple[str, object]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, iterator: Iterator[Frame]) -> None:
-        try:
-            for item in iterator:
-                if not self._put(("item", item)):
-                    return
-            self._put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self._put(("error", exc))
-
-    def __iter__(self) -> Iterator[Frame]:
-        while True:
-            kind, value = self._q.get()
-            if kind == "item":
-                yield value  # type: ignore[misc]
-            elif kind == "end":
-                return
-            else:
-                raise value  # type: ignore[misc]
-
-    def close(self) -> None:
-        """Stop the background thread and wait for it."""
-        self._stop.set()
-        while True:
-            try:
-                self._q.get_nowait()
-            except queue.Empty:
-                break
-        self._thread.join()
-
-    def __enter__(self) -> Prefetcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

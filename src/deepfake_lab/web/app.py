@@ -32,7 +32,7 @@ from starlette.requests import ClientDisconnect
 
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.scan import AGGREGATIONS, DetectorModel, ScanOptions
+from deepfake_lab.pipelines.scan import DetectorModel, ScanOptions, option_specs, option_types
 from deepfake_lab.video import probe
 from deepfake_lab.web.jobs import Job, JobManager, QueueFullError, public_message
 from deepfake_lab.web.upload import UploadError, guarded_chunks, receive_upload, sniff_media
@@ -55,17 +55,16 @@ MEDIA_TYPES = {
     ".json": "application/json",
     ".html": "text/html; charset=utf-8",
 }
-# Form fields a client may set, with their types (the CLI's `detect` options of the same names).
-OPTION_FIELDS: dict[str, type] = {
-    "detect_every": int,
-    "every": int,
-    "aggregation": str,
-    "threshold": float,
-    "authentic_below": float,
-    "max_faces": int,
-    "min_size": float,
-    "max_seconds": float,
-}
+
+
+def form_fields(cls: type) -> dict[str, type]:
+    """Form fields a client may set: the fields of dataclass `cls` whose `OptionSpec` has `web=True`, with
+    their value types (`int | None` → int); the CLI's `detect` options of the same names."""
+    types = option_types(cls)
+    return {name: types[name][0] for name, spec in option_specs(cls).items() if spec.web}
+
+
+OPTION_FIELDS: dict[str, type] = form_fields(ScanOptions)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -87,13 +86,11 @@ def parse_options(fields: dict[str, str], defaults: ScanOptions) -> ScanOptions:
         except ValueError:
             kind = OPTION_FIELDS[key].__name__
             raise UploadError(400, f"option {key!r} must be a {kind}, got {raw[:40]!r}") from None
-    if "aggregation" in values and values["aggregation"] not in AGGREGATIONS:
-        raise UploadError(400, f"aggregation must be one of {', '.join(AGGREGATIONS)}")
     opt = replace(defaults, **values, realtime=False)
     try:
-        opt.validate()
+        opt.validate()  # messages name the fields (`OptionError`), as the form does
     except BadInputError as exc:
-        raise UploadError(400, str(exc).replace("--", "").replace("-", "_", 1)) from None
+        raise UploadError(400, str(exc)) from None
     return opt
 
 

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from deepfake_lab.errors import BadInputError, DeepfakeLabError
+from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan import (
     DetectorModel,
     FileScan,
     FrameScore,
     ScanOptions,
-    ScanProgress,
     ScanResult,
     scan_file,
 )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deepfake_lab.pipelines.scan_schema import validate
+from deepfake_lab.pipelines.scan.schema import validate
 
 VOLATILE = ("seconds", "fps")
 

@@ -14,22 +14,21 @@ import torch
 from torch import nn
 
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.metrics.detection import aggregate, confident_strategy
 from deepfake_lab.metrics.gradcam import find_cam_layer, grad_cam, overlay_heatmap
 from deepfake_lab.pipelines import scan as scan_mod
 from deepfake_lab.pipelines.scan import (
     FileScan,
     FrameScore,
     ScanOptions,
-    aggregate,
-    confident_strategy,
-    is_live_source,
     load_detector,
     scan_file,
     scan_paths,
 )
-from deepfake_lab.pipelines.scan_schema import check, validate
+from deepfake_lab.pipelines.scan import detector as detector_mod
+from deepfake_lab.pipelines.scan.schema import check, validate
 from deepfake_lab.registry import create_model
-from deepfake_lab.video import Frame
+from deepfake_lab.video import is_live_source
 from support.scan import CROP, MARGIN, N_BLANK, N_FAKE, N_REAL
 
 
@@ -130,12 +129,12 @@ def test_detect_every_one_matches_and_aggregations_are_named(scan_media, model) 
 def test_card_crop_larger_than_the_input_is_aligned_then_resized(scan_media, tiny_detector, tmp_path) -> None:
     from deepfake_lab.train.checkpoint import export_model, load_exported
 
-    assert scan_mod._crop_policy({"model_kwargs": {"image_size": 64}, "crop": {"size": 128, "margin": 0.1}}) == (
+    assert detector_mod.crop_policy({"model_kwargs": {"image_size": 64}, "crop": {"size": 128, "margin": 0.1}}) == (
         64,
         128,
         0.1,
     )
-    assert scan_mod._crop_policy({"input": {"shape": [3, 32, 32]}}) == (32, None, 0.2)
+    assert detector_mod.crop_policy({"input": {"shape": [3, 32, 32]}}) == (32, None, 0.2)
     net, card = load_exported(tiny_detector)
     card = {k: v for k, v in card.items() if k in ("name", "input", "training")} | {
         "crop": {"size": 128, "margin": 0.1}
@@ -192,27 +191,12 @@ def test_live_source_realtime_and_max_seconds(scan_media, model) -> None:
     assert missing.status == "error" and "cannot open live source" in missing.message
 
 
-def test_realtime_drops_frames_to_bound_latency() -> None:
-    frames = (Frame(np.zeros((4, 4, 3), np.uint8), i, i / 100) for i in range(60))  # 100 fps source
-    rt = scan_mod._Realtime(frames, max_latency=0.05, pace=True)
-    got, lags = [], []
-    t0 = time.perf_counter()
-    for fr in rt:
-        lags.append(time.perf_counter() - t0 - fr.time)
-        got.append(fr.index)
-        time.sleep(0.03)  # a consumer 3x slower than the source
-    rt.close()
-    assert rt.dropped > 10 and len(got) + rt.dropped == 60
-    assert got == sorted(got) and got[-1] == 59
-    assert max(lags) < 0.05 + 0.03 + 0.2  # latency bound + one processing step + slack for a busy machine
-
-
 def test_default_model_missing_and_wrong_family(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv(scan_mod.DETECTOR_ENV, raising=False)
-    monkeypatch.setattr(scan_mod, "DEFAULT_DETECTOR", tmp_path / "detector-default.safetensors")
+    monkeypatch.setattr(detector_mod, "DEFAULT_DETECTOR", tmp_path / "detector-default.safetensors")
     with pytest.raises(BadInputError, match="no default detector is installed.*--model"):
         load_detector()
-    swap = Path(scan_mod.__file__).parent.parent / "assets" / "swap-lite-wolfgang-man.safetensors"
+    swap = Path(detector_mod.__file__).parents[2] / "assets" / "swap-lite-wolfgang-man.safetensors"
     with pytest.raises(BadInputError, match="not a detector"):
         load_detector(swap)
     monkeypatch.setenv(scan_mod.DETECTOR_ENV, str(tmp_path / "nothing"))
@@ -225,9 +209,9 @@ def test_auto_precision_is_a_machine_property_and_scores_repeat(
 ) -> None:
     """`auto` follows the CPU's native-bf16 flags (no timing race): two scans give identical scores."""
     monkeypatch.delenv("DEEPFAKE_LAB_PRECISION", raising=False)
-    monkeypatch.setattr(scan_mod, "_cpu_flags", lambda: {"avx2", "amx_bf16", "amx_tile"})
+    monkeypatch.setattr(detector_mod, "_cpu_flags", lambda: {"avx2", "amx_bf16", "amx_tile"})
     assert scan_mod.auto_precision("cpu") == "bf16"
-    monkeypatch.setattr(scan_mod, "_cpu_flags", lambda: {"avx2", "avx512f"})
+    monkeypatch.setattr(detector_mod, "_cpu_flags", lambda: {"avx2", "avx512f"})
     assert scan_mod.auto_precision("cpu") == "fp32"
     monkeypatch.setenv("DEEPFAKE_LAB_PRECISION", "bf16")
     assert scan_mod.auto_precision("cpu") == "bf16"
@@ -262,7 +246,7 @@ def test_precision_choice_and_options() -> None:
 def test_schema_validator_rejects_bad_documents() -> None:
     assert validate({"schema": "deepfake-lab/scan"})[0] == "$: missing required key 'schema_version'"
     face = {"track": 0, "box": [0, 0, 1], "prob": 1.5, "tracked": "no"}
-    sub = scan_mod._file_dict(FileScan(source="x"))
+    sub = FileScan(source="x").to_dict()
     sub["frames"] = [{"index": 0, "time": 0.0, "status": "faces", "prob": 0.2, "faces": [face]}]
     sub["extra"] = 1
     errs = validate(sub, scan_mod_schema_file())
@@ -273,7 +257,7 @@ def test_schema_validator_rejects_bad_documents() -> None:
 
 
 def scan_mod_schema_file() -> dict:
-    from deepfake_lab.pipelines.scan_schema import SCAN_SCHEMA
+    from deepfake_lab.pipelines.scan.schema import SCAN_SCHEMA
 
     return SCAN_SCHEMA["properties"]["files"]["items"]
 

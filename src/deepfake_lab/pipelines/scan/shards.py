@@ -24,17 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import atomic_write_text
+from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.extract import collect_sources
-from deepfake_lab.pipelines.scan import (
-    DetectorModel,
-    FileScan,
-    ScanOptions,
-    ScanProgress,
-    ScanResult,
-    _file_dict,
-    scan_paths,
-    summary_dict,
-)
+from deepfake_lab.pipelines.scan.core import scan_paths
+from deepfake_lab.pipelines.scan.detector import DetectorModel
+from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
+from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, summary_dict
+from deepfake_lab.pipelines.scan.schema import SCAN_SCHEMA
 from deepfake_lab.train import distributed as ddp
 
 RETRIED = ("error", "interrupted")
@@ -60,7 +57,9 @@ def read_finished(out: Path) -> dict[str, dict[str, Any]]:
             try:
                 lines += [json.dumps(f) for f in json.loads(text).get("files", [])]
             except (json.JSONDecodeError, AttributeError):
-                raise BadInputError(f"{out} exists and is not a scan result; choose another --json path") from None
+                raise OptionError(
+                    f"{out} exists and is not a scan result; choose another ", Ref("json"), " path"
+                ) from None
     for part in sorted(out.parent.glob(f".{out.name}.part*")):
         lines += part.read_text().splitlines()
     for line in lines:
@@ -75,8 +74,6 @@ def read_finished(out: Path) -> dict[str, dict[str, Any]]:
 
 def _current(rec: dict[str, Any]) -> bool:
     """Whether a file record has every key of the current schema (records of an older version are rescanned)."""
-    from deepfake_lab.pipelines.scan_schema import SCAN_SCHEMA
-
     return all(k in rec for k in SCAN_SCHEMA["properties"]["files"]["items"]["required"])
 
 
@@ -108,7 +105,7 @@ def scan_sharded(
     """
     out = Path(out)
     if out.suffix not in (".json", ".jsonl"):
-        raise BadInputError(f"--json {out}: a distributed scan writes .json or .jsonl")
+        raise OptionError(Ref("json"), f" {out}: a distributed scan writes .json or .jsonl")
     info = ddp.init_distributed("cpu")  # collectives only carry file lists: gloo is enough on any machine
     items = collect_sources([str(x) for x in inputs])
     if not items:
@@ -121,7 +118,7 @@ def scan_sharded(
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def keep(f: FileScan) -> None:
-        _append_line(part, _file_dict(f))
+        _append_line(part, f.to_dict())
 
     result = scan_paths(mine, model, options, progress=progress, provenance=provenance, on_file=keep) if mine else None
     ddp.barrier()
@@ -137,13 +134,11 @@ def scan_sharded(
         doc = ScanResult([], model, options).to_dict()
         doc["files"] = files
         doc["summary"] = summary_dict(files)  # the same counts per verdict as a plain scan
-        tmp = out.with_name(out.name + ".tmp")
         if out.suffix == ".jsonl":
             head = {k: v for k, v in doc.items() if k != "files"}
-            tmp.write_text("\n".join(json.dumps(x) for x in [head, *files]) + "\n")
+            atomic_write_text(out, "\n".join(json.dumps(x) for x in [head, *files]) + "\n")
         else:
-            tmp.write_text(json.dumps(doc, indent=1))
-        os.replace(tmp, out)
+            atomic_write_text(out, json.dumps(doc, indent=1))
         for p in out.parent.glob(f".{out.name}.part*"):
             p.unlink()
     ddp.barrier()
@@ -154,7 +149,7 @@ def scan_sharded(
 def _error_record(source: str, message: str, options: ScanOptions) -> dict[str, Any]:
     f = FileScan(source=source, status="error", message=message)
     f.finish(options)
-    return _file_dict(f)
+    return f.to_dict()
 
 
 def _last_line_for(out: Path, key: str) -> dict[str, Any] | None:

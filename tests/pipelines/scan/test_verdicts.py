@@ -26,7 +26,7 @@ from deepfake_lab.pipelines.scan import (
     scan_paths,
     verdict_band,
 )
-from deepfake_lab.pipelines.scan_schema import check, validate
+from deepfake_lab.pipelines.scan.schema import check, validate
 from support.scan import N_BLANK, N_FAKE, N_REAL
 
 CAL = {"threshold": 0.7, "authentic_below": 0.2, "target_fpr": 0.05, "uncertain_fpr": 0.2, "fpr": 0.05,
@@ -80,9 +80,10 @@ def test_bands_from_card_default_and_options() -> None:
     assert (o["threshold"], o["authentic_below"], o["source"]) == (0.6, 0.6, "option")
     o2 = verdict_band(card, ScanOptions(authentic_below=0.1))  # lower edge only: the card's threshold stays
     assert (o2["threshold"], o2["authentic_below"], o2["source"]) == (0.7, 0.1, "option")
-    with pytest.raises(BadInputError, match="authentic-below"):
+    # the library names the option by its field; the CLI shows its flag (--authentic-below, tested below)
+    with pytest.raises(BadInputError, match="authentic_below"):
         verdict_band(card, ScanOptions(authentic_below=0.9))
-    with pytest.raises(BadInputError, match="authentic-below"):
+    with pytest.raises(BadInputError, match="authentic_below"):
         ScanOptions(threshold=0.4, authentic_below=0.5).validate()
     with pytest.raises(BadInputError, match="calibration"):
         verdict_band({"calibration": {"threshold": 2.0}}, ScanOptions())
@@ -211,7 +212,7 @@ def test_schema_rejects_bad_verdict_fields(scan_media, model) -> None:
 
 
 def test_sharded_summary_matches_the_plain_scan(scan_media, model, tmp_path) -> None:
-    from deepfake_lab.pipelines.scan_shards import scan_sharded
+    from deepfake_lab.pipelines.scan.shards import scan_sharded
 
     inputs = [scan_media["real"], scan_media["fake"], scan_media["blank"]]
     opt = ScanOptions(min_frames=N_REAL + N_FAKE + 1)  # real.mp4 and fake.mp4 have fewer: not evaluated
