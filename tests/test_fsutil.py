@@ -48,3 +48,22 @@ def test_remove_stale_temp_only_touches_its_pattern(tmp_path: Path) -> None:
     assert [p.name for p in removed] == [".state.pt.abc123.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.tmp", "state.pt"]
     assert remove_stale_temp(tmp_path / "missing") == []
+
+
+def test_new_files_get_the_umask_mode_and_replacements_keep_theirs(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        p = tmp_path / "scan.json"
+        atomic_write_text(p, "{}")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644  # not the 0o600 of mkstemp
+        p.chmod(0o640)
+        atomic_write_text(p, "{ }")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o640
+        key = tmp_path / "key.pem"
+        atomic_write_bytes(key, lambda f: f.write(b"secret"), mode=0o600)
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

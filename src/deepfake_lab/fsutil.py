@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -40,12 +42,33 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | Path, writer: Callable[[BinaryIO], object]) -> None:
-    """Call `writer(fileobj)` on a temp file beside `path`, fsync, then rename it onto `path`."""
+_UMASK_LOCK = threading.Lock()
+
+
+def _new_file_mode(path: Path) -> int:
+    """The mode a plain `open(path, "w")` would give: the old file's mode, else 0o666 minus the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write_bytes(path: str | Path, writer: Callable[[BinaryIO], object], mode: int | None = None) -> None:
+    """Call `writer(fileobj)` on a temp file beside `path`, fsync, then rename it onto `path`.
+
+    The file gets `mode` if given (e.g. 0o600 for a private key), else what a plain write would give it (the
+    replaced file's mode, or 0o666 minus the umask) — not the 0o600 of the temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    final_mode = _new_file_mode(path) if mode is None else mode
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, final_mode)
         with os.fdopen(fd, "wb") as f:
             writer(f)
             f.flush()
@@ -57,9 +80,9 @@ def atomic_write_bytes(path: str | Path, writer: Callable[[BinaryIO], object]) -
         raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
+def atomic_write_text(path: str | Path, text: str, mode: int | None = None) -> None:
     """Write `text` (UTF-8) to `path` atomically; see `atomic_write_bytes`."""
-    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")), mode=mode)
 
 
 def remove_stale_temp(folder: str | Path) -> list[Path]:
