@@ -162,3 +162,18 @@ def test_the_guard_sees_a_violation(tmp_path: Path) -> None:
     assert "cli.options" in edges["cli.detect_cmd"] or any(b.startswith("pipelines") for b in edges["cli.detect_cmd"])
     assert _layer("cli.detect_cmd") > _layer("pipelines.scan") > _layer("train.trainer") > _layer("data.fetch")
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [frozenset({"a", "b"})]
+
+
+def test_tests_mirror_src_and_do_not_import_each_other() -> None:
+    """tests/<package>/ mirrors src/deepfake_lab/<package>/, names are unique, fixtures come from conftest.py."""
+    tests = Path(__file__).resolve().parent
+    files = [p for p in tests.rglob("test_*.py") if "support" not in p.parts]
+    names = [p.name for p in files]
+    assert len(names) == len(set(names)), "test file names must be unique across folders"
+    packages = {p.name for p in PKG.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    for p in files:
+        folder = p.parent.relative_to(tests).parts
+        assert not folder or folder[0] in packages, f"{p.relative_to(tests)}: no src package {folder[0]!r}"
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.split(".")[0].startswith("test_"), f"{p.name} imports {node.module}"

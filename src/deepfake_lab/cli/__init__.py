@@ -4,7 +4,7 @@ Each command group lives in its own module under `deepfake_lab.cli` and exposes 
 No logic beyond argument handling belongs here. Command modules import only typer, rich, the standard
 library and light `deepfake_lab` modules at the top; torch, OpenCV, PyAV, mediapipe, SciPy and
 scikit-learn load inside the command that needs them, so `--help`, `--version` and `models` start fast
-(tests/test_cli_startup.py guards this).
+(tests/cli/test_cli_startup.py guards this).
 """
 
 from __future__ import annotations
