@@ -36,7 +36,7 @@ KNOWN_CYCLES: set[frozenset[str]] = {
                "train.swap_tasks", "train.tasks"}),
 }
 KNOWN_LONG: set[str] = {
-    "data/fetch.py", "pipelines/bench_eval.py", "pipelines/extract.py", "pipelines/scan.py",
+    "pipelines/bench_eval.py", "pipelines/extract.py", "pipelines/scan.py",
     "provenance/watermark.py", "video/reader.py",
 }
 
