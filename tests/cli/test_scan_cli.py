@@ -175,7 +175,7 @@ def test_entry_point_subprocess_no_traceback(scan_media, tiny_detector, tmp_path
 def test_unreadable_folder(tiny_detector, tmp_path, capsys, monkeypatch) -> None:
     import os
 
-    from deepfake_lab.pipelines import extract as extract_mod
+    from deepfake_lab.video import discover as extract_mod
 
     locked = tmp_path / "locked"
     locked.mkdir()

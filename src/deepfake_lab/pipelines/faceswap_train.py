@@ -143,7 +143,8 @@ def _faceset_for(
             raise BadInputError(f"{s} is a faceset: give it alone for identity {label}, not with other sources")
         if not Path(s).exists():
             raise BadInputError(f"{s}: no such file or folder (identity {label})")
-    from deepfake_lab.pipelines.extract import ExtractOptions, extract
+    from deepfake_lab.faces.extract import ExtractOptions
+    from deepfake_lab.pipelines.extract import extract
 
     eo = ExtractOptions(size=size, margin=opt.margin, every=opt.every, max_faces=1)
     if is_faceset(folder) and abs(faceset_margin(folder) - opt.margin) > 1e-6:
@@ -195,8 +196,7 @@ def init_from_export(net: Any, path: str | Path) -> int:
 
 def _split_summary(root: Path, split: str, holdout: float) -> dict[str, Any]:
     """The card's summary of one faceset split (as `Faceset.summary`), from faces.jsonl alone (no images)."""
-    from deepfake_lab.data.faceset import HOLDOUT_RULE, split_records
-    from deepfake_lab.pipelines.extract import read_faces_jsonl
+    from deepfake_lab.data.faceset import HOLDOUT_RULE, read_faces_jsonl, split_records
 
     recs = split_records([r for r in read_faces_jsonl(root / "faces.jsonl") if "file" in r], split, holdout)
     per: dict[str, list[int]] = {}

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.extract import collect_sources
 from deepfake_lab.pipelines.scan import (
     DetectorModel,
     FileScan,
@@ -36,6 +35,7 @@ from deepfake_lab.pipelines.scan import (
     summary_dict,
 )
 from deepfake_lab.train import distributed as ddp
+from deepfake_lab.video.discover import collect_sources
 
 RETRIED = ("error", "interrupted")
 
