@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, HOLDOUT_RULE, faceset_margin, is_faceset, read_faceset
+from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, faceset_margin, is_faceset, read_faceset, split_summary
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.registry import Entry, Registry
 
@@ -273,16 +273,7 @@ class Faceset(ImageDataset):
 
     def summary(self) -> dict[str, Any]:
         """What the card records about this data: folder, split rule, counts and frame ranges per source."""
-        per: dict[str, list[int]] = {}
-        for r in self.records:
-            per.setdefault(Path(str(r.get("source"))).name, []).append(int(r.get("frame", 0)))
-        return {
-            "faceset": self.name,
-            "split": self.split,
-            "holdout_rule": HOLDOUT_RULE.format(f=self.holdout),
-            "faces": len(self),
-            "sources": {s: {"faces": len(v), "frames": [min(v), max(v)]} for s, v in per.items()},
-        }
+        return split_summary(self.name, self.records, self.split, self.holdout)
 
 
 

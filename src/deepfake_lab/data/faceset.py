@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_HOLDOUT", "FORMAT_VERSION", "FacesetWriter", "PngWriter", "crop_mask", "crop_points", "faceset_margin",
-    "is_faceset", "parts_mask", "read_faces_jsonl", "read_faceset", "read_records", "split_records",
+    "is_faceset", "parts_mask", "read_faces_jsonl", "read_faceset", "read_records", "split_records", "split_summary",
 ]  # fmt: skip
 
 FORMAT_VERSION = 1
@@ -95,6 +95,20 @@ def faceset_margin(path: str | Path) -> float:
 def read_records(root: str | Path) -> list[dict[str, Any]]:
     """The face records of a faceset folder (lines without a "file" are ignored)."""
     return [r for r in read_faces_jsonl(Path(root) / FACES_FILE) if isinstance(r, dict) and "file" in r]
+
+
+def split_summary(name: str, records: list[dict[str, Any]], split: str, holdout: float) -> dict[str, Any]:
+    """What a model card records about one split: folder, split rule, counts and frame ranges per source."""
+    per: dict[str, list[int]] = {}
+    for r in records:
+        per.setdefault(Path(str(r.get("source"))).name, []).append(int(r.get("frame", 0)))
+    return {
+        "faceset": name,
+        "split": split,
+        "holdout_rule": HOLDOUT_RULE.format(f=holdout),
+        "faces": len(records),
+        "sources": {s: {"faces": len(v), "frames": [min(v), max(v)]} for s, v in per.items()},
+    }
 
 
 def split_records(records: list[dict[str, Any]], split: str, holdout: float = DEFAULT_HOLDOUT) -> list[dict[str, Any]]:
