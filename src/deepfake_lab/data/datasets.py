@@ -288,19 +288,12 @@ def load_faceset(
 ) -> Faceset:
     """Read a faceset into memory at `image_size`, with the landmark face mask as channel 3.
 
-    Args:
-        root: faceset folder (from `deepfake-lab extract`; format in `deepfake_lab.data.faceset`).
-        split: "train", "test" (held-out last `holdout` of each source's faces) or "all".
-        image_size: side S of the returned crops (crops are shrunk with area averaging; never enlarged).
-        holdout: held-out fraction per source.
-        limit: keep the first `limit` items of the split.
-        parts: add channel 4, the eyes + mouth mask, for losses that weight those regions.
+    The arguments and errors are those of `deepfake_lab.data.faceset.read_faceset` (root: a folder from
+    `deepfake-lab extract`; split "train", "test" = the held-out end of each source, or "all"; `parts` adds the
+    eyes + mouth mask as channel 4).
 
     Returns:
         `Faceset` with images uint8 [N, 4, S, S] (or [N, 5, S, S] with `parts`).
-
-    Raises:
-        BadInputError: not a faceset, empty, crops smaller than `image_size`, unreadable crops.
 
     Example:
         >>> ds = load_faceset("facesets/woman", split="train", image_size=64)  # doctest: +SKIP
