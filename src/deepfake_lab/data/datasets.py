@@ -276,7 +276,6 @@ class Faceset(ImageDataset):
         return split_summary(self.name, self.records, self.split, self.holdout)
 
 
-
 def load_faceset(
     root: str | Path,
     split: str = "train",
