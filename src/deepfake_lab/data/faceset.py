@@ -286,7 +286,7 @@ class FacesetWriter:
             # A non-empty folder that is not a faceset: refuse rather than mix files.
             raise BadInputError(f"{self.root}: folder is not empty and is not a deepfake-lab faceset")
         meta = {"format_version": FORMAT_VERSION, "kind": "deepfake-lab faceset", "options": options.as_record()}
-        _write_text(meta_path, json.dumps(meta, indent=2))
+        atomic_write_text(meta_path, json.dumps(meta, indent=2))
 
     def _clean_records(self) -> None:
         """Drop records written after the last checkpoint of an unfinished source (and their files)."""
@@ -312,7 +312,7 @@ class FacesetWriter:
                     changed = True
         if not changed:
             return
-        _write_text(self.faces_path, "".join(keep_lines))
+        atomic_write_text(self.faces_path, "".join(keep_lines))
         root = self.root.resolve()
         for rec in dropped:
             for k in ("file", "mask"):
@@ -327,7 +327,7 @@ class FacesetWriter:
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Flush the records and write progress.json (the state to resume the current source from)."""
         self._faces_fh.flush()
-        _write_text(self.progress_path, json.dumps(state))
+        atomic_write_text(self.progress_path, json.dumps(state))
 
     def finish_source(self, record: dict[str, Any]) -> None:
         """Record a finished (or failed) source in sources.jsonl and drop the checkpoint."""
@@ -341,12 +341,6 @@ class FacesetWriter:
 
     def close(self) -> None:
         self._faces_fh.close()
-
-
-def _write_text(path: Path, text: str) -> None:
-    """`fsutil.atomic_write_text`, then the mode a plain write gives (its temporary file starts 0600)."""
-    atomic_write_text(path, text)
-    os.chmod(path, 0o644)
 
 
 def _write_png(path: Path, image: np.ndarray, compression: int) -> None:
