@@ -72,7 +72,9 @@ def child(args: argparse.Namespace) -> None:
     """Run one extraction in this process; print a JSON line with timing and the RSS trace."""
     import cv2
 
-    from deepfake_lab.pipelines.extract import ExtractOptions, ExtractProgress, extract
+    from deepfake_lab.faces.extract import ExtractOptions
+    from deepfake_lab.pipelines.callbacks import ExtractProgress
+    from deepfake_lab.pipelines.extract import extract
 
     cv2.setNumThreads(1)
     trace: list[tuple[float, int, float]] = []  # (seconds, frames done, RSS MB)

@@ -50,7 +50,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import append_results  # noqa: E402
 
-from deepfake_lab.data.faceset import load_faceset  # noqa: E402
+from deepfake_lab.data.datasets import load_faceset  # noqa: E402
 from deepfake_lab.errors import MissingDataError  # noqa: E402
 from deepfake_lab.faces import (  # noqa: E402
     FaceAnalyzer,

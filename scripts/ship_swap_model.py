@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from deepfake_lab.data.faceset import load_faceset
+from deepfake_lab.data.datasets import load_faceset
 from deepfake_lab.train.checkpoint import CARD_KIND, read_card
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "deepfake_lab" / "assets"

@@ -156,7 +156,8 @@ def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def swap_facesets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(faceset of the woman, faceset of the man): 64 px crops, margin 0.1, every 20th / 4th frame."""
-    from deepfake_lab.pipelines.extract import ExtractOptions, extract
+    from deepfake_lab.faces.extract import ExtractOptions
+    from deepfake_lab.pipelines.extract import extract
 
     root = tmp_path_factory.mktemp("swapfaces")
     woman, man = sample("WolfgangLanger_Pexels.mp4"), sample("single_face.mp4")

@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 
 from deepfake_lab.cli import main
+from deepfake_lab.data.faceset import read_faces_jsonl
 from deepfake_lab.faces import TEMPLATE_5, transform_points
 from deepfake_lab.faces.align import FACE_CENTER, FACE_SIDE
-from deepfake_lab.pipelines import extract as extract_mod
-from deepfake_lab.pipelines.extract import ExtractOptions, ExtractProgress, extract, read_faces_jsonl
-from deepfake_lab.video import read_image
+from deepfake_lab.faces.extract import ExtractOptions
+from deepfake_lab.pipelines.callbacks import ExtractProgress
+from deepfake_lab.pipelines.extract import extract
+from deepfake_lab.video import discover, read_image
 from support.media import BAD, FACE_JPG, N_BLANK, N_FACE, _bomb, face_frames, write_video
 
 
@@ -181,7 +183,7 @@ def test_unreadable_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str], m
     try:
         if os.geteuid() == 0:  # root reads anything: simulate the permission check failing
             real = os.access
-            monkeypatch.setattr(extract_mod.os, "access", lambda p, m: False if Path(p) == locked else real(p, m))
+            monkeypatch.setattr(discover.os, "access", lambda p, m: False if Path(p) == locked else real(p, m))
         code, out, err = run_cli([locked, "-o", tmp_path / "fs", "-q"], capsys)
     finally:
         locked.chmod(0o755)

@@ -177,7 +177,7 @@ def test_entry_point_subprocess_no_traceback(scan_media, tiny_detector, tmp_path
 def test_unreadable_folder(tiny_detector, tmp_path, capsys, monkeypatch) -> None:
     import os
 
-    from deepfake_lab.pipelines import extract as extract_mod
+    from deepfake_lab.video import discover
 
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -186,7 +186,7 @@ def test_unreadable_folder(tiny_detector, tmp_path, capsys, monkeypatch) -> None
     try:
         if os.geteuid() == 0:  # root reads anything: simulate the permission check failing
             real = os.access
-            monkeypatch.setattr(extract_mod.os, "access", lambda p, m: False if Path(p) == locked else real(p, m))
+            monkeypatch.setattr(discover.os, "access", lambda p, m: False if Path(p) == locked else real(p, m))
         code, out, err = run_cli([locked, "-m", tiny_detector, "-q"], capsys)
     finally:
         locked.chmod(0o755)

@@ -14,7 +14,6 @@ import typer
 from typer.testing import CliRunner
 
 from deepfake_lab.cli import data_cmd
-from deepfake_lab.data import fetch as fetch_mod
 from deepfake_lab.data.fetch import (
     ITEMS,
     Download,
@@ -26,7 +25,9 @@ from deepfake_lab.data.fetch import (
     load_manifest,
     sample_file,
     verify_item,
+    write_manifest,
 )
+from deepfake_lab.data.fetch import download as fetch_mod
 from deepfake_lab.errors import BadInputError, MissingDataError
 
 GRACE = b"\xff\xd8\xff\xe0fake-jpeg-bytes" * 10
@@ -217,9 +218,9 @@ def test_manifest_is_written_atomically(tmp_path: Path, fake: FakeDownloader, mo
 
     monkeypatch.setattr(fetch_mod.os, "replace", fail_replace)
     with pytest.raises(OSError):
-        fetch_mod._write_manifest(tmp_path, {"format_version": 1, "items": {}})
+        write_manifest(tmp_path, {"format_version": 1, "items": {}})
     assert (tmp_path / "manifest.json").read_text() == before
-    assert not list(tmp_path.glob(".manifest-*"))
+    assert not list(tmp_path.glob(".manifest*"))  # no temporary file left
 
 
 def test_data_root_honours_environment(monkeypatch, tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepfake_lab.data.fetch import ITEMS, _write_manifest, item_dir, load_manifest, sample_file, verify_item
+from deepfake_lab.data.fetch import ITEMS, item_dir, load_manifest, sample_file, verify_item
+from deepfake_lab.data.fetch import write_manifest as _write_manifest
 from deepfake_lab.data.sources import (
     FASHION_CLASSES,
     IDX_IMAGES_MAGIC,

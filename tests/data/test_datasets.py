@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from deepfake_lab.data.datasets import BatchSampler, load_dataset
+from deepfake_lab.data.datasets import DATASETS, BatchSampler, load_dataset
 from deepfake_lab.errors import BadInputError, MissingDataError
 
 
@@ -76,3 +76,19 @@ def test_limit_keeps_every_class():
         except MissingDataError:
             continue
         assert len(ds) == 200 and len(set(ds.labels.tolist())) == 10
+
+
+def test_dataset_loader_registry(tmp_path):
+    assert DATASETS.names("builtin") == ["digits", "fashion-mnist", "mnist"]
+    assert DATASETS.names("folder") == ["faceset", "images", "paired"]
+    with pytest.raises(BadInputError, match=r"unknown dataset 'imagenet'; known: digits, .*paired"):
+        DATASETS.get("imagenet")
+    with pytest.raises(ValueError, match="'digits' is already registered"):
+        DATASETS.register("digits", family="builtin", order=9)(lambda split: None)
+    # folder kinds are tried in their order: a faceset folder that also holds images is read as a faceset
+    (tmp_path / "faces.jsonl").write_text("")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "x.png")
+    with pytest.raises(BadInputError, match="faces.jsonl lists no faces"):
+        load_dataset(str(tmp_path))
+    (tmp_path / "faces.jsonl").unlink()
+    assert load_dataset(str(tmp_path), "all", image_size=8).shape == (3, 8, 8)

@@ -24,6 +24,8 @@ from deepfake_lab.faces import (
     list_detectors,
     register_detector,
 )
+from deepfake_lab.faces import detect as detect_mod
+from deepfake_lab.registry import Registry
 from deepfake_lab.video import read_image
 from support import FIXTURES
 
@@ -143,7 +145,16 @@ def test_tracker_ids_follow_faces_not_order() -> None:
     assert c.track_id == 2  # the old tracks expired
 
 
-def test_custom_detector_plugin_hooks() -> None:
+def test_detector_registry_names_unknown_and_duplicate() -> None:
+    assert DETECTORS.names() == list_detectors() and "mediapipe" in DETECTORS
+    with pytest.raises(BadInputError, match=r"unknown face detector 'haar'; known: .*mediapipe"):
+        create_detector("haar")
+    with pytest.raises(ValueError, match="'mediapipe' is already registered"):
+        register_detector("mediapipe")(FaceDetector)
+    assert DETECTORS.get("mediapipe").factory is MediaPipeDetector and MediaPipeDetector.name == "mediapipe"
+
+
+def test_custom_detector_plugin_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
     class Fake(FaceDetector):
@@ -161,15 +172,14 @@ def test_custom_detector_plugin_hooks() -> None:
                 f.mesh[:10, :2] += np.random.default_rng(0).normal(0, 10, (10, 2)).astype(np.float32)
             return faces
 
+    monkeypatch.setattr(detect_mod, "DETECTORS", Registry("face detector"))  # the plugin is gone afterwards
     register_detector("fake-test")(Fake)
-    try:
-        analyzer = FaceAnalyzer(create_detector("fake-test"), detect_every=2)
-        img = np.zeros((100, 100, 3), np.uint8)
-        analyzer(img)
-        analyzer(img)
-        assert calls == ["load", "detect", "landmarks", "landmarks"]  # frame 2: track -> landmarks only
-    finally:
-        del DETECTORS["fake-test"]
+    analyzer = FaceAnalyzer(create_detector("fake-test"), detect_every=2)
+    img = np.zeros((100, 100, 3), np.uint8)
+    analyzer(img)
+    analyzer(img)
+    assert calls == ["load", "detect", "landmarks", "landmarks"]  # frame 2: track -> landmarks only
+    assert "fake-test" not in DETECTORS
 
 
 def test_mediapipe_native_logs_are_silenced(tmp_path: Path) -> None:

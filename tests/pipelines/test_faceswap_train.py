@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from deepfake_lab.cli import main
-from deepfake_lab.data.faceset import load_faceset
+from deepfake_lab.data.datasets import load_faceset
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.mask import border_fade, paste_mask
 from deepfake_lab.pipelines.faceswap_train import FaceswapTrainOptions, faceswap_train, init_from_export

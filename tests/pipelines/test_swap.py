@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
-from deepfake_lab.data.datasets import load_dataset
-from deepfake_lab.data.faceset import load_faceset, split_records
+from deepfake_lab.data.datasets import load_dataset, load_faceset
+from deepfake_lab.data.faceset import split_records
 from deepfake_lab.data.swap_augment import SwapAugment, augment_swap_batch, random_affine, random_warp
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces import TEMPLATE_68, face_mask, paste_back

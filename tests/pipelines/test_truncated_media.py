@@ -65,7 +65,8 @@ def test_swap_reports_a_truncated_source(cut, tiny_model, tmp_path, capsys) -> N
 
 
 def test_extract_and_detect_report_a_truncated_source(cut, tiny_detector, tmp_path) -> None:  # noqa: F811
-    from deepfake_lab.pipelines.extract import ExtractOptions, extract
+    from deepfake_lab.faces.extract import ExtractOptions
+    from deepfake_lab.pipelines.extract import extract
     from deepfake_lab.pipelines.scan import ScanOptions, load_detector, scan_paths
 
     rep = extract([cut["cut"]], tmp_path / "faces", ExtractOptions(size=64))

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
-from deepfake_lab.data.datasets import load_dataset
-from deepfake_lab.data.paired import PairedDataset, edges_of, load_paired, make_pairs
+from deepfake_lab.data.datasets import PairedDataset, load_dataset, load_paired
+from deepfake_lab.data.paired import edges_of, make_pairs
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.registry import create_model
 from deepfake_lab.train.gan_tasks_image import ImagePool

@@ -114,7 +114,8 @@ def extract_command(
     """
     import cv2
 
-    from deepfake_lab.pipelines.extract import ExtractOptions, extract
+    from deepfake_lab.faces.extract import ExtractOptions
+    from deepfake_lab.pipelines.extract import extract
 
     cv2.setNumThreads(1)  # small per-face ops: threading overhead outweighs gains on few cores
     log = setup_logging(verbose, log_file)

@@ -3,6 +3,11 @@
 Small corpora (digits, MNIST, Fashion-MNIST, facesets of a few thousand crops) fit in memory as uint8,
 which is far faster on 2 cores than decoding files per item.
 
+`load_dataset` finds its loader in `DATASETS`, one registry: the built-in datasets by name (family
+"builtin") and the folder kinds (family "folder": facesets, paired folders, image folders), tried in their
+`order` tag, the first whose `match` tag accepts the path. The on-disk formats are documented where they are
+written (`data.faceset`, `data.paired`).
+
 Example:
     >>> ds = load_dataset("digits", split="train")
     >>> ds.images.shape[1:]
@@ -11,17 +16,24 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
+from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, faceset_margin, is_faceset, read_faceset, split_summary
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.registry import Entry, Registry
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-BUILTIN_DATASETS = ("digits", "mnist", "fashion-mnist")
+PAIRS_FILE = "pairs.json"
+PAIRS_HOLDOUT = 0.2  # the last 20 % of a paired folder's pairs (file order) are its "test" split
+
 
 
 @dataclass
@@ -107,6 +119,11 @@ class BatchSampler:
         self.epoch, self.pos, self.perm = int(state["epoch"]), int(state["pos"]), state["perm"]
 
 
+DATASETS: Registry[ImageDataset] = Registry("dataset")
+"""Dataset loaders. "builtin": ``loader(split)``; "folder": ``loader(path, split, *, image_size, channels,
+limit)`` with tags ``order`` (int: tried lowest first) and ``match`` (``Path -> bool``)."""
+
+
 def _split_indices(labels: np.ndarray, split: str, test_fraction: float = 0.2, seed: int = 0) -> np.ndarray:
     """Deterministic stratified train/test split of datasets that ship without one."""
     from sklearn.model_selection import train_test_split
@@ -124,6 +141,7 @@ def _from_arrays(name: str, images: np.ndarray, labels: np.ndarray | None, class
     return ImageDataset(name, x, y, classes)
 
 
+@DATASETS.register("digits", family="builtin", order=0)
 def _load_digits(split: str) -> ImageDataset:
     from sklearn.datasets import load_digits
 
@@ -133,6 +151,7 @@ def _load_digits(split: str) -> ImageDataset:
     return _from_arrays("digits", imgs[idx], d.target[idx], [str(i) for i in range(10)])
 
 
+@DATASETS.register("mnist", family="builtin", order=1)
 def _load_mnist(split: str) -> ImageDataset:
     from deepfake_lab.data.sources import load_mnist
 
@@ -141,6 +160,7 @@ def _load_mnist(split: str) -> ImageDataset:
     return _from_arrays("mnist", imgs[idx], labels[idx], [str(i) for i in range(10)])
 
 
+@DATASETS.register("fashion-mnist", family="builtin", order=2)
 def _load_fashion(split: str) -> ImageDataset:
     from deepfake_lab.data.sources import FASHION_CLASSES, load_fashion_mnist
 
@@ -233,6 +253,149 @@ def load_image_folder(
     return ds
 
 
+@dataclass
+class Faceset(ImageDataset):
+    """An `ImageDataset` of aligned faces: images uint8 [N, 4, S, S] (RGB + landmark face mask).
+
+    Attributes:
+        records: the faces.jsonl record of each item (source, frame, time, landmarks, matrix, ...).
+        margin: alignment margin the faceset was extracted with.
+        crop_size: side of the crops on disk.
+        split: "train", "test" or "all".
+        holdout: held-out fraction per source.
+    """
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    margin: float = 0.2
+    crop_size: int = 256
+    split: str = "all"
+    holdout: float = DEFAULT_HOLDOUT
+
+    def summary(self) -> dict[str, Any]:
+        """What the card records about this data: folder, split rule, counts and frame ranges per source."""
+        return split_summary(self.name, self.records, self.split, self.holdout)
+
+
+def load_faceset(
+    root: str | Path,
+    split: str = "train",
+    *,
+    image_size: int = 64,
+    holdout: float = DEFAULT_HOLDOUT,
+    limit: int | None = None,
+    parts: bool = False,
+) -> Faceset:
+    """Read a faceset into memory at `image_size`, with the landmark face mask as channel 3.
+
+    The arguments and errors are those of `deepfake_lab.data.faceset.read_faceset` (root: a folder from
+    `deepfake-lab extract`; split "train", "test" = the held-out end of each source, or "all"; `parts` adds the
+    eyes + mouth mask as channel 4).
+
+    Returns:
+        `Faceset` with images uint8 [N, 4, S, S] (or [N, 5, S, S] with `parts`).
+
+    Example:
+        >>> ds = load_faceset("facesets/woman", split="train", image_size=64)  # doctest: +SKIP
+        >>> ds.images.shape  # [N, 4, 64, 64]: RGB + face mask  # doctest: +SKIP
+    """
+    images, records, crop_size = read_faceset(
+        root, split, image_size=image_size, holdout=holdout, limit=limit, parts=parts
+    )
+    return Faceset(
+        name=str(Path(root)),
+        images=torch.from_numpy(images),
+        records=records,
+        margin=faceset_margin(root),
+        crop_size=crop_size,
+        split=split,
+        holdout=holdout,
+    )
+
+
+@dataclass
+class PairedDataset(ImageDataset):
+    """`ImageDataset` of stacked pairs: images uint8 [N, C_s + C_t, S, S]; the first `source_channels` are
+    the source, the rest the target (paired folders are made by `deepfake_lab.data.paired.make_pairs`)."""
+
+    source_channels: int = 1
+    kind: str = "edges"
+
+
+def is_paired(path: str | Path) -> bool:
+    """True if `path` is a paired folder (has pairs.json)."""
+    return (Path(path) / PAIRS_FILE).is_file()
+
+
+def load_paired(
+    root: str | Path, split: str = "train", *, image_size: int | None = None, limit: int | None = None
+) -> PairedDataset:
+    """Read a paired folder as stacked uint8 [N, C_s + 3, S, S] (held-out "test" = the last 20 %).
+
+    Args:
+        root: folder made by `make_pairs`.
+        split: "train", "test" or "all".
+        image_size: resize (area) to this side (default: the folder's size).
+        limit: keep the first `limit` pairs of the split.
+    """
+    root = Path(root)
+    try:
+        meta = json.loads((root / PAIRS_FILE).read_text())
+        cs, n, size = int(meta["source_channels"]), int(meta["pairs"]), int(meta["image_size"])
+        kind = str(meta["kind"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BadInputError(f"{root} is not a paired folder (unreadable {PAIRS_FILE})") from None
+    if split not in ("train", "test", "all"):
+        raise BadInputError(f"split must be train, test or all, got {split!r}")
+    cut = n - max(1, int(round(n * PAIRS_HOLDOUT))) if n > 1 else n
+    idx = {"train": range(0, cut), "test": range(cut, n), "all": range(n)}[split]
+    if limit is not None:
+        idx = idx[: max(1, int(limit))]
+    if len(idx) == 0:
+        raise BadInputError(f"paired folder {root} has no pairs in its {split!r} split")
+    s = int(image_size or size)
+    images = np.empty((len(idx), cs + 3, s, s), np.uint8)
+    for j, i in enumerate(idx):
+        name = f"{i:06d}.png"
+        src = cv2.imread(str(root / "source" / name), cv2.IMREAD_GRAYSCALE if cs == 1 else cv2.IMREAD_COLOR)
+        tgt = cv2.imread(str(root / "target" / name), cv2.IMREAD_COLOR)
+        if src is None or tgt is None:
+            raise BadInputError(f"paired folder {root}: cannot read pair {name}")
+        if cs == 3:
+            src = cv2.cvtColor(src, cv2.COLOR_BGR2RGB)
+        tgt = cv2.cvtColor(tgt, cv2.COLOR_BGR2RGB)
+        if src.shape[0] != s:
+            src = cv2.resize(src, (s, s), interpolation=cv2.INTER_AREA)
+            tgt = cv2.resize(tgt, (s, s), interpolation=cv2.INTER_AREA)
+        images[j, :cs] = src[None] if cs == 1 else src.transpose(2, 0, 1)
+        images[j, cs:] = tgt.transpose(2, 0, 1)
+    return PairedDataset(name=str(root), images=torch.from_numpy(images), source_channels=cs, kind=kind)
+
+
+@DATASETS.register("faceset", family="folder", order=0, match=is_faceset)
+def _faceset_folder(
+    path: Path, split: str, *, image_size: int | None, channels: int | None, limit: int | None
+) -> ImageDataset:
+    """An `extract` faceset: RGB + face mask (channels=5 adds the eyes + mouth mask), held-out split."""
+    return load_faceset(path, split, image_size=image_size or 64, limit=limit, parts=channels == 5)
+
+
+@DATASETS.register("paired", family="folder", order=1, match=is_paired)
+def _paired_folder(
+    path: Path, split: str, *, image_size: int | None, channels: int | None, limit: int | None
+) -> ImageDataset:
+    """A paired folder (pix2pix): source + target channels stacked."""
+    return load_paired(path, split, image_size=image_size, limit=limit)
+
+
+@DATASETS.register("images", family="folder", order=2, match=Path.exists)
+def _image_folder(
+    path: Path, split: str, *, image_size: int | None, channels: int | None, limit: int | None
+) -> ImageDataset:
+    """Any folder of images (sub-folders are classes; real/ + fake/ is binary)."""
+    ds = load_image_folder(path, image_size=image_size or 64, channels=channels or 3, split=split, limit=limit)
+    return _limit_and_resize(ds, limit, None)
+
+
 def load_dataset(
     name: str,
     split: str = "train",
@@ -253,38 +416,40 @@ def load_dataset(
     """
     if split not in ("train", "test", "all"):
         raise BadInputError(f"split must be train, test or all, got {split!r}")
-    loaders = {"digits": _load_digits, "mnist": _load_mnist, "fashion-mnist": _load_fashion}
-    if name in loaders and split == "all":
-        parts = [loaders[name]("train"), loaders[name]("test")]
-        ds = ImageDataset(
-            name, torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]), parts[0].classes
-        )
-    elif name in loaders:
-        ds = loaders[name](split)
-    elif (Path(name) / "faces.jsonl").is_file():  # an `extract` faceset: RGB + face mask, held-out split
-        from deepfake_lab.data.faceset import load_faceset
-
-        return load_faceset(name, split, image_size=image_size or 64, limit=limit, parts=channels == 5)
-    elif (Path(name) / "pairs.json").is_file():  # a paired folder (pix2pix): source + target channels stacked
-        from deepfake_lab.data.paired import load_paired
-
-        return load_paired(name, split, image_size=image_size, limit=limit)
-    elif Path(name).exists():
-        ds = load_image_folder(
-            Path(name), image_size=image_size or 64, channels=channels or 3, split=split, limit=limit
-        )
-        image_size = None
-    elif "/" in name or "\\" in name:
+    if name in DATASETS.names("builtin"):
+        loader = DATASETS.get(name).factory
+        if split == "all":
+            parts = [loader("train"), loader("test")]
+            ds = ImageDataset(
+                name, torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]), parts[0].classes
+            )
+        else:
+            ds = loader(split)
+        return _limit_and_resize(ds, limit, image_size)
+    path = Path(name)
+    for entry in _ordered("folder"):
+        if entry.tags["match"](path):
+            return entry.factory(path, split, image_size=image_size, channels=channels, limit=limit)
+    if "/" in name or "\\" in name:
         raise BadInputError(
             f"dataset folder {name} does not exist (facesets come from `deepfake-lab extract`, paired folders "
             "from `deepfake-lab pairs`; pass yours with --data)"
         )
-    else:
-        raise BadInputError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN_DATASETS)} or an image folder")
+    builtins = ", ".join(e.name for e in _ordered("builtin"))
+    raise BadInputError(f"unknown dataset {name!r}: use one of {builtins} or an image folder")
+
+
+def _ordered(family: str) -> list[Entry[ImageDataset]]:
+    """The registered loaders of `family`, by their `order` tag."""
+    return sorted((e for e in DATASETS if e.family == family), key=lambda e: e.tags["order"])
+
+
+def _limit_and_resize(ds: ImageDataset, limit: int | None, image_size: int | None) -> ImageDataset:
+    """A seeded random subset of `limit` items (built-ins are stored grouped by class), resized to `image_size`."""
     if limit is not None:
         if limit < 1:
             raise BadInputError(f"limit must be >= 1, got {limit}")
-        if limit < len(ds):  # a seeded random subset (built-ins are stored grouped by class)
+        if limit < len(ds):
             g = torch.Generator().manual_seed(0)
             ds = ds.subset(torch.randperm(len(ds), generator=g)[:limit].sort().values)
     if image_size is not None and image_size != ds.shape[1]:

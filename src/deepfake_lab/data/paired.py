@@ -9,13 +9,14 @@ folder / built-in dataset) by `make_pairs`:
 - "gray": the luminance (1 channel) -> the colour image (colourisation).
 
 A paired folder holds `pairs.json` (kind, channels, source, counts), `source/NNNNNN.png` and
-`target/NNNNNN.png`. `load_paired` stacks each pair as one uint8 image [C_s + 3, S, S] (source channels
-first), which is what the trainer's in-memory batches carry; the held-out split is the last 20 % of the
-pairs in file order (for a faceset: the end of each video, as the faceset split).
+`target/NNNNNN.png`. `data.datasets.load_paired` (or `load_dataset` on the folder) stacks each pair as one
+uint8 image [C_s + 3, S, S] (source channels first), which is what the trainer's in-memory batches carry; the
+held-out split is the last 20 % of the pairs in file order (for a faceset: the end of each video, as the
+faceset split).
 
 Example:
     >>> make_pairs("facesets/woman", "pairs/edges-woman", kind="edges")  # doctest: +SKIP
-    >>> ds = load_paired("pairs/edges-woman", "train")  # doctest: +SKIP
+    >>> ds = load_dataset("pairs/edges-woman", "train")  # doctest: +SKIP
     >>> ds.images.shape  # [N, 1 + 3, 64, 64]  # doctest: +SKIP
 """
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,10 @@ import cv2
 import numpy as np
 import torch
 
-from deepfake_lab.data.datasets import ImageDataset
+from deepfake_lab.data.datasets import PAIRS_FILE, ImageDataset, load_dataset
 from deepfake_lab.errors import BadInputError
 
 PAIR_KINDS = ("edges", "mesh", "gray")
-PAIRS_FILE = "pairs.json"
-HOLDOUT = 0.2
 
 # (connection set name, BGR-independent RGB colour) drawn in this order for the mesh sketch
 _MESH_PARTS = (
@@ -49,20 +47,6 @@ _MESH_PARTS = (
     ("FACEMESH_IRISES", (0, 255, 128)),
     ("FACEMESH_LIPS", (255, 0, 64)),
 )
-
-
-@dataclass
-class PairedDataset(ImageDataset):
-    """`ImageDataset` of stacked pairs: images uint8 [N, C_s + C_t, S, S]; the first `source_channels` are
-    the source, the rest the target."""
-
-    source_channels: int = 1
-    kind: str = "edges"
-
-
-def is_paired(path: str | Path) -> bool:
-    """True if `path` is a paired folder (has pairs.json)."""
-    return (Path(path) / PAIRS_FILE).is_file()
 
 
 # ---------------------------------------------------------------------------- sources from targets
@@ -162,8 +146,6 @@ def make_pairs(
     Returns:
         the pairs.json record (also written): kind, channels, counts, source, skipped (no mesh found).
     """
-    from deepfake_lab.data.datasets import load_dataset
-
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInputError(f"{out} already exists and is not an empty folder; choose a new --out")
@@ -206,51 +188,6 @@ def make_pairs(
     return record
 
 
-def load_paired(
-    root: str | Path, split: str = "train", *, image_size: int | None = None, limit: int | None = None
-) -> PairedDataset:
-    """Read a paired folder as stacked uint8 [N, C_s + 3, S, S] (held-out "test" = the last 20 %).
-
-    Args:
-        root: folder made by `make_pairs`.
-        split: "train", "test" or "all".
-        image_size: resize (area) to this side (default: the folder's size).
-        limit: keep the first `limit` pairs of the split.
-    """
-    root = Path(root)
-    try:
-        meta = json.loads((root / PAIRS_FILE).read_text())
-        cs, n, size = int(meta["source_channels"]), int(meta["pairs"]), int(meta["image_size"])
-        kind = str(meta["kind"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise BadInputError(f"{root} is not a paired folder (unreadable {PAIRS_FILE})") from None
-    if split not in ("train", "test", "all"):
-        raise BadInputError(f"split must be train, test or all, got {split!r}")
-    cut = n - max(1, int(round(n * HOLDOUT))) if n > 1 else n
-    idx = {"train": range(0, cut), "test": range(cut, n), "all": range(n)}[split]
-    if limit is not None:
-        idx = idx[: max(1, int(limit))]
-    if len(idx) == 0:
-        raise BadInputError(f"paired folder {root} has no pairs in its {split!r} split")
-    s = int(image_size or size)
-    images = np.empty((len(idx), cs + 3, s, s), np.uint8)
-    for j, i in enumerate(idx):
-        name = f"{i:06d}.png"
-        src = cv2.imread(str(root / "source" / name), cv2.IMREAD_GRAYSCALE if cs == 1 else cv2.IMREAD_COLOR)
-        tgt = cv2.imread(str(root / "target" / name), cv2.IMREAD_COLOR)
-        if src is None or tgt is None:
-            raise BadInputError(f"paired folder {root}: cannot read pair {name}")
-        if cs == 3:
-            src = cv2.cvtColor(src, cv2.COLOR_BGR2RGB)
-        tgt = cv2.cvtColor(tgt, cv2.COLOR_BGR2RGB)
-        if src.shape[0] != s:
-            src = cv2.resize(src, (s, s), interpolation=cv2.INTER_AREA)
-            tgt = cv2.resize(tgt, (s, s), interpolation=cv2.INTER_AREA)
-        images[j, :cs] = src[None] if cs == 1 else src.transpose(2, 0, 1)
-        images[j, cs:] = tgt.transpose(2, 0, 1)
-    return PairedDataset(name=str(root), images=torch.from_numpy(images), source_channels=cs, kind=kind)
-
-
 def load_unpaired(
     name: str, split: str = "train", *, image_size: int | None = None, channels: int | None = None,
     limit: int | None = None,
@@ -259,8 +196,6 @@ def load_unpaired(
 
     Facesets lose their mask channel (CycleGAN translates the RGB crop); `channels` forces grey or RGB.
     """
-    from deepfake_lab.data.datasets import load_dataset
-
     ds = load_dataset(name, split, image_size=image_size, channels=channels, limit=limit)
     x = ds.images
     if x.shape[1] == 4:

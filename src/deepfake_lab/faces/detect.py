@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from deepfake_lab.faces.types import Face, box_iou, landmark_box
+from deepfake_lab.registry import Registry
 
 __all__ = [
     "FaceDetector",
@@ -49,18 +50,16 @@ __all__ = [
     "nms",
 ]
 
-DETECTORS: dict[str, type[FaceDetector]] = {}
-"""Registered detector classes by name."""
+DETECTORS: Registry[FaceDetector] = Registry("face detector")
+"""Registered detector classes by name (family "face"; the factory is the class)."""
 
 
 def register_detector(name: str) -> Callable[[type[FaceDetector]], type[FaceDetector]]:
     """Class decorator adding a `FaceDetector` subclass to `DETECTORS` (error on a duplicate name)."""
 
     def deco(cls: type[FaceDetector]) -> type[FaceDetector]:
-        if name in DETECTORS:
-            raise ValueError(f"detector {name!r} is already registered")
+        DETECTORS.register(name, family="face")(cls)
         cls.name = name
-        DETECTORS[name] = cls
         return cls
 
     return deco
@@ -68,18 +67,16 @@ def register_detector(name: str) -> Callable[[type[FaceDetector]], type[FaceDete
 
 def list_detectors() -> list[str]:
     """Names of the registered detectors."""
-    return sorted(DETECTORS)
+    return DETECTORS.names()
 
 
 def create_detector(name: str = "mediapipe", **kwargs: Any) -> FaceDetector:
-    """Instantiate a registered detector by name with its keyword arguments."""
-    try:
-        cls = DETECTORS[name]
-    except KeyError:
-        from deepfake_lab.errors import BadInputError
+    """Instantiate a registered detector by name with its keyword arguments.
 
-        raise BadInputError(f"unknown face detector {name!r}; known: {', '.join(list_detectors())}") from None
-    return cls(**kwargs)
+    Raises:
+        BadInputError: `name` is not registered (the message lists the registered names).
+    """
+    return DETECTORS.get(name).factory(**kwargs)
 
 
 _STDERR_LOCK = threading.Lock()

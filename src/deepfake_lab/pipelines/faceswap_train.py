@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.callbacks import ExtractProgress
 
 __all__ = ["FaceswapTrainOptions", "FaceswapTrainResult", "auto_precision", "faceswap_train", "init_from_export"]
@@ -143,7 +144,8 @@ def _faceset_for(
             raise BadInputError(f"{s} is a faceset: give it alone for identity {label}, not with other sources")
         if not Path(s).exists():
             raise BadInputError(f"{s}: no such file or folder (identity {label})")
-    from deepfake_lab.pipelines.extract import ExtractOptions, extract
+    from deepfake_lab.faces.extract import ExtractOptions
+    from deepfake_lab.pipelines.extract import extract
 
     eo = ExtractOptions(size=size, margin=opt.margin, every=opt.every, max_faces=1)
     if is_faceset(folder) and abs(faceset_margin(folder) - opt.margin) > 1e-6:
@@ -195,20 +197,9 @@ def init_from_export(net: Any, path: str | Path) -> int:
 
 def _split_summary(root: Path, split: str, holdout: float) -> dict[str, Any]:
     """The card's summary of one faceset split (as `Faceset.summary`), from faces.jsonl alone (no images)."""
-    from deepfake_lab.data.faceset import HOLDOUT_RULE, split_records
-    from deepfake_lab.pipelines.extract import read_faces_jsonl
+    from deepfake_lab.data.faceset import read_records, split_records, split_summary
 
-    recs = split_records([r for r in read_faces_jsonl(root / "faces.jsonl") if "file" in r], split, holdout)
-    per: dict[str, list[int]] = {}
-    for r in recs:
-        per.setdefault(Path(str(r.get("source"))).name, []).append(int(r.get("frame", 0)))
-    return {
-        "faceset": str(root),
-        "split": split,
-        "holdout_rule": HOLDOUT_RULE.format(f=holdout),
-        "faces": len(recs),
-        "sources": {s: {"faces": len(v), "frames": [min(v), max(v)]} for s, v in per.items()},
-    }
+    return split_summary(str(root), split_records(read_records(root), split, holdout), split, holdout)
 
 
 def swap_card_fields(
@@ -263,9 +254,7 @@ def add_swap_guard(export: Path, net: Any, faces_a: Path, faces_b: Path) -> dict
     was_training = net.training
     card["swap_guard"] = fit_swap_guard(net, faces_a, faces_b)
     net.train(was_training)
-    tmp = card_path.with_name(card_path.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(card_path)
+    atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
     return card["swap_guard"]
 
 

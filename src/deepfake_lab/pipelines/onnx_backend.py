@@ -33,7 +33,7 @@ import numpy as np
 
 from deepfake_lab.errors import BadInputError, DeepfakeLabError
 from deepfake_lab.fsutil import sha256_file
-from deepfake_lab.pipelines.extract import ExtractOptions
+from deepfake_lab.faces.extract import ExtractOptions
 
 __all__ = [
     "OnnxDetector",

@@ -102,7 +102,8 @@ def fit_swap_guard(
     """
     import torch
 
-    from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, crop_points, load_faceset
+    from deepfake_lab.data.datasets import load_faceset
+    from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, crop_points
 
     size = int(net.image_size)
     net.eval()

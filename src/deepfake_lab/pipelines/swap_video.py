@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import deque
@@ -47,6 +46,7 @@ from deepfake_lab.faces.detect import create_detector
 from deepfake_lab.faces.mask import face_mask, paste_mask
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face
+from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.pipelines.swap_guard import FaceCheck, SwapGuard, masked_l1, pose_feature
 from deepfake_lab.provenance.label import Provenance, tmp_output
 from deepfake_lab.train.checkpoint import load_exported, resolve_export
@@ -181,14 +181,6 @@ class SwapModel:
         mask = out[:, 3].numpy() if out.shape[1] == 4 else None
         rec = self.net.decode(h, own)[:, :3].float().clamp(0, 1).numpy() if own else None
         return rgb, mask, rec
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_swap_model(path: str | Path) -> SwapModel:

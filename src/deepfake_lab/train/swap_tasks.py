@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepfake_lab.data.datasets import Batch, ImageDataset
-from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, Faceset, load_faceset
+from deepfake_lab.data.datasets import Batch, Faceset, ImageDataset, load_faceset
+from deepfake_lab.data.faceset import DEFAULT_HOLDOUT
 from deepfake_lab.data.swap_augment import SwapAugment, augment_swap_batch
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.losses.ssim import dssim, ssim

@@ -299,7 +299,7 @@ def build_bench(
         BadInputError: bad options, unusable folder, no faces found.
         KeyboardInterrupt: finished units are kept; calling again resumes.
     """
-    from deepfake_lab.pipelines.extract import read_faces_jsonl
+    from deepfake_lab.data.faceset import read_faces_jsonl
 
     opt = options or BenchOptions()
     opt.validate()
@@ -445,7 +445,9 @@ def _extract_faces(
     sources: Sequence[BenchSource], faces_dir: Path, opt: BenchOptions, progress: bool, console: Console
 ) -> None:
     """`extract` every source video into one faceset (one face per frame), with a progress bar per video."""
-    from deepfake_lab.pipelines.extract import ExtractOptions, ExtractProgress, extract
+    from deepfake_lab.faces.extract import ExtractOptions
+    from deepfake_lab.pipelines.callbacks import ExtractProgress
+    from deepfake_lab.pipelines.extract import extract
     from deepfake_lab.video.reader import MediaInfo
 
     bar = _progress(console, progress)

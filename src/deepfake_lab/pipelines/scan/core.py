@@ -27,7 +27,7 @@ from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.detect import FaceDetector, create_detector
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.pipelines.callbacks import ScanProgress
-from deepfake_lab.pipelines.extract import collect_sources
+from deepfake_lab.video.discover import collect_sources
 from deepfake_lab.pipelines.scan.annotate import annotation_path, draw_annotations, open_annotation, write_image
 from deepfake_lab.pipelines.scan.detector import DetectorModel
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions

@@ -26,13 +26,14 @@ from typing import Any
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.callbacks import ScanProgress
-from deepfake_lab.pipelines.extract import collect_sources
 from deepfake_lab.pipelines.scan.core import scan_paths
 from deepfake_lab.pipelines.scan.detector import DetectorModel
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, summary_dict
 from deepfake_lab.pipelines.scan.schema import SCAN_SCHEMA
+from deepfake_lab.video.discover import collect_sources
 from deepfake_lab.train import distributed as ddp
+from deepfake_lab.video.discover import collect_sources
 
 RETRIED = ("error", "interrupted")
 

