@@ -31,7 +31,6 @@ from markupsafe import Markup
 from deepfake_lab import __version__
 from deepfake_lab.data.faceset import read_faces_jsonl
 from deepfake_lab.errors import BadInputError, MissingDataError
-from deepfake_lab.data.faceset import read_faces_jsonl
 from deepfake_lab.faces.extract import ExtractOptions
 from deepfake_lab.html import render
 from deepfake_lab.pipelines.extract import extract

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from deepfake_lab.errors import BadInputError, DeepfakeLabError
-from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.faces.extract import ExtractOptions
+from deepfake_lab.fsutil import sha256_file
 
 __all__ = [
     "OnnxDetector",

@@ -27,7 +27,6 @@ from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.detect import FaceDetector, create_detector
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.pipelines.callbacks import ScanProgress
-from deepfake_lab.video.discover import collect_sources
 from deepfake_lab.pipelines.scan.annotate import annotation_path, draw_annotations, open_annotation, write_image
 from deepfake_lab.pipelines.scan.detector import DetectorModel
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
@@ -35,6 +34,7 @@ from deepfake_lab.pipelines.scan.provenance_check import check_provenance
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, verdict_band
 from deepfake_lab.pipelines.scan.scanner import FrameScanner
 from deepfake_lab.pipelines.scan.writers import check_output
+from deepfake_lab.video.discover import collect_sources
 from deepfake_lab.video.feed import Prefetcher, RealtimeFeed
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
 from deepfake_lab.video.live import LiveReader, is_live_source

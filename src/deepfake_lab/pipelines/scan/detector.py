@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.faces.extract import ExtractOptions
+from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.pipelines.scan.options import PRECISION_ENV, OptionError, Ref, ScanOptions, option_specs
 from deepfake_lab.train.checkpoint import load_exported, resolve_export
 

@@ -31,7 +31,6 @@ from deepfake_lab.pipelines.scan.detector import DetectorModel
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, summary_dict
 from deepfake_lab.pipelines.scan.schema import SCAN_SCHEMA
-from deepfake_lab.video.discover import collect_sources
 from deepfake_lab.train import distributed as ddp
 from deepfake_lab.video.discover import collect_sources
 
