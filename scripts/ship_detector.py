@@ -32,9 +32,10 @@ import numpy as np
 from torch import nn
 
 from deepfake_lab.metrics.detection import detection_report
+from deepfake_lab.models.cards import read_card
 from deepfake_lab.pipelines.bench_eval import load_images, predict, video_level
 from deepfake_lab.pipelines.benchmark import compression_names, read_bench_info, read_manifest
-from deepfake_lab.train.checkpoint import export_model, load_exported, read_card
+from deepfake_lab.train.checkpoint import export_model, load_exported
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "deepfake_lab" / "assets"
 NAME = "detector-fast"

@@ -26,8 +26,6 @@ MAX_LINES = 600
 # Known debts being paid off by issue 14; each entry is deleted when fixed, and the test fails on a stale one.
 KNOWN_UP: set[tuple[str, str]] = {
     ("data.faceset", "pipelines.extract"),
-    ("provenance.label", "train.checkpoint"),
-    ("registry", "models"),
 }
 KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset({"data.datasets", "data.faceset", "data.paired"}),

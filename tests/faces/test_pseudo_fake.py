@@ -14,7 +14,7 @@ import torch
 from deepfake_lab.data.realfaces import IDENTITY_SPLITS, PEOPLE, dedup, dhash, identities, people_summary, split_of
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.pseudo_fake import blend_boundary, random_blend_mask, self_blend, template_landmarks, xray_blend
-from deepfake_lab.registry import create_model
+from deepfake_lab.models.catalogue import create_model
 
 
 @pytest.fixture(autouse=True)

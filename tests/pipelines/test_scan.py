@@ -15,6 +15,7 @@ from torch import nn
 
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.metrics.gradcam import find_cam_layer, grad_cam, overlay_heatmap
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.pipelines import scan as scan_mod
 from deepfake_lab.pipelines.scan import (
     FileScan,
@@ -28,7 +29,6 @@ from deepfake_lab.pipelines.scan import (
     scan_paths,
 )
 from deepfake_lab.pipelines.scan_schema import check, validate
-from deepfake_lab.registry import create_model
 from deepfake_lab.video import Frame
 from support.scan import CROP, MARGIN, N_BLANK, N_FAKE, N_REAL
 

@@ -318,7 +318,7 @@ def gan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An (untrained) exported DCGAN-32: enough for the generating commands' labelling."""
     import torch
 
-    from deepfake_lab.registry import create_model
+    from deepfake_lab.models.catalogue import create_model
     from deepfake_lab.train.checkpoint import export_model
 
     torch.manual_seed(0)

@@ -58,7 +58,7 @@ def register_training(app: typer.Typer) -> None:
         import yaml
 
         from deepfake_lab.config import apply_overrides, preset_names
-        from deepfake_lab.registry import model_entry
+        from deepfake_lab.models.catalogue import model_entry
         from deepfake_lab.train import distributed as ddp
         from deepfake_lab.train.checkpoint import load_training_state
         from deepfake_lab.train.run import build_run_config, run_dir_for, swap_faceset_overrides

@@ -45,6 +45,7 @@ from deepfake_lab import __version__
 from deepfake_lab.data.augment import h264_roundtrip, jpeg
 from deepfake_lab.errors import BadInputError, MissingDataError
 from deepfake_lab.faces.align import align_face, transform_points
+from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.bench_methods import (
     BENCH_METHODS,
     PASTE,
@@ -63,7 +64,6 @@ from deepfake_lab.pipelines.benchmark import (
     bench_splits_check,
     write_manifest_csv,
 )
-from deepfake_lab.train.checkpoint import atomic_write_text
 
 __all__ = ["BenchOptions", "BenchSource", "build_bench", "default_sources", "split_faces"]
 

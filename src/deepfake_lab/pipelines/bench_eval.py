@@ -43,9 +43,9 @@ from torch import Tensor, nn
 
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.metrics.detection import average_precision, detection_report, roc_auc, video_scores
 from deepfake_lab.pipelines.benchmark import ManifestRow, compression_names, read_manifest
-from deepfake_lab.train.checkpoint import atomic_write_text
 
 __all__ = ["EvalOptions", "evaluate_bench", "load_images", "video_level"]
 
@@ -97,7 +97,7 @@ class EvalOptions:
 
     def validate(self) -> None:
         from deepfake_lab.config import preset_names
-        from deepfake_lab.registry import list_models
+        from deepfake_lab.models.catalogue import list_models
 
         if not self.detectors:
             raise BadInputError("name at least one detector")
@@ -245,7 +245,7 @@ class _Runner:
             f"optim.lr={lr or o.lr}", "train.sample_every=1000000", "train.checkpoint_every=1000000",
         ]  # fmt: skip
         cfg = build_run_config(detector, overrides=over)
-        from deepfake_lab.registry import model_entry
+        from deepfake_lab.models.catalogue import model_entry
 
         if (cfg.task or model_entry(cfg.model).tags.get("task")) == "detection":
             cfg.task_kwargs = {**cfg.task_kwargs, "pos_weight": round(n_real / n_fake, 4), "eval_degradations": False}
@@ -273,7 +273,7 @@ def _run_matches(run: Path, want: dict[str, Any]) -> bool:
 
 def _is_cnn(detector: str) -> bool:
     from deepfake_lab.config import load_preset
-    from deepfake_lab.registry import model_entry
+    from deepfake_lab.models.catalogue import model_entry
 
     preset = load_preset(detector)
     model = preset.get("model", detector) if preset else detector

@@ -6,7 +6,7 @@ numbers can be fed back to `interpolate --a 103 --b 140` or to `latent_arithmeti
 model a reference may carry a class: "103:7" is z_103 with class 7.
 
 Example:
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> g = create_model("gan-mlp", in_shape=(1, 8, 8)).eval()
     >>> interpolate_latent(g, "1", "2", steps=5, mode="slerp").shape
     torch.Size([5, 1, 8, 8])

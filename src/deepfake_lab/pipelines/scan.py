@@ -72,6 +72,7 @@ from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face, landmark_box
 from deepfake_lab.metrics.calibration import check_calibration, default_calibration, verdict_for
 from deepfake_lab.metrics.detection import AGGREGATIONS, aggregate, confident_strategy
+from deepfake_lab.models.cards import resolve_export
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.extract import ExtractOptions, collect_sources
 from deepfake_lab.pipelines.scan_verdicts import (
@@ -81,7 +82,7 @@ from deepfake_lab.pipelines.scan_verdicts import (
     MIN_SHARPNESS,
     NOT_EVALUATED_REASONS,
 )
-from deepfake_lab.train.checkpoint import load_exported, resolve_export
+from deepfake_lab.train.checkpoint import load_exported
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
 from deepfake_lab.video.reader import Frame, MediaInfo, MediaReader, Prefetcher, VideoReader, open_media
 from deepfake_lab.video.writer import VideoWriter

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from deepfake_lab.config import RunConfig, apply_overrides, config_from_dict, load_preset, load_yaml
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.registry import list_models
+from deepfake_lab.models.catalogue import list_models
 
 
 def build_run_config(

@@ -37,13 +37,13 @@ from torch import Tensor, nn
 from deepfake_lab.config import RunConfig, config_from_dict, dump_yaml
 from deepfake_lab.data.datasets import BatchSampler, ImageDataset, load_dataset
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import remove_stale_temp
 from deepfake_lab.imaging import make_grid, save_image, stack_grids
-from deepfake_lab.registry import create_model, model_entry
+from deepfake_lab.models.catalogue import create_model, model_entry
 from deepfake_lab.train import distributed as ddp
 from deepfake_lab.train.checkpoint import (
     export_model,
     load_training_state,
-    remove_stale_temp,
     rng_state,
     save_training_state,
     set_rng_state,

@@ -8,7 +8,7 @@ so that training, benchmarks and scans never special-case a detector (DeepfakeBe
 
 Example:
     >>> import torch
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> out = create_model("meso4", image_size=64)(torch.rand(2, 3, 64, 64))
     >>> sorted(out), out["probs"].shape
     (['features', 'logits', 'probs'], torch.Size([2]))
