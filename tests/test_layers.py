@@ -30,8 +30,6 @@ KNOWN_UP: set[tuple[str, str]] = {
 KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset({"data.datasets", "data.faceset", "data.paired"}),
     frozenset({"pipelines.generate", "pipelines.latent"}),
-    frozenset({"train.detect_tasks", "train.gan_tasks", "train.gan_tasks_image", "train.gan_tasks_text",
-               "train.swap_tasks", "train.tasks"}),
 }
 KNOWN_LONG: set[str] = {
     "data/fetch.py", "pipelines/bench_eval.py", "pipelines/extract.py", "pipelines/scan.py",

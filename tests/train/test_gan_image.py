@@ -14,8 +14,8 @@ from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.data.paired import PairedDataset, edges_of, load_paired, make_pairs
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.models.catalogue import create_model
-from deepfake_lab.train.gan_tasks_image import ImagePool
 from deepfake_lab.train.tasks import create_task
+from deepfake_lab.train.tasks.gan_image import ImagePool
 from deepfake_lab.train.trainer import Trainer
 
 

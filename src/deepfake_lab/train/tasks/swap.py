@@ -21,7 +21,7 @@ from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, Faceset, load_faceset
 from deepfake_lab.data.swap_augment import SwapAugment, augment_swap_batch
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.losses.ssim import dssim, ssim
-from deepfake_lab.train.tasks import TASKS, Phase, Task
+from deepfake_lab.train.tasks.base import Phase, Task, register_task
 
 
 def masked_losses(
@@ -61,7 +61,7 @@ def masked_losses(
     return out
 
 
-@TASKS.register("swap", family="swap")
+@register_task("swap", family="swap")
 class SwapTask(Task):
     """Shared-encoder face swap training on facesets A (trainer data) and B (`faces_b`).
 

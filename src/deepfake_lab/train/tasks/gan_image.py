@@ -23,8 +23,8 @@ from torch import Tensor, nn
 from deepfake_lab.data.datasets import Batch, BatchSampler, ImageDataset
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.losses.adversarial import discriminator_loss, generator_loss
-from deepfake_lab.train.gan_tasks import to_signed, to_unit
-from deepfake_lab.train.tasks import TASKS, Phase, Task
+from deepfake_lab.train.tasks.base import Phase, Task, register_task
+from deepfake_lab.train.tasks.gan import to_signed, to_unit
 
 PREVIEW_ITEMS = 8
 
@@ -93,7 +93,7 @@ class TwoPlayerTask(Task):
         raise NotImplementedError
 
 
-@TASKS.register("pix2pix", family="gan")
+@register_task("pix2pix", family="gan")
 class Pix2PixTask(TwoPlayerTask):
     """Paired translation with a conditional PatchGAN and an L1 term.
 
@@ -230,7 +230,7 @@ class ImagePool:
         self.generator.set_state(state["generator"])
 
 
-@TASKS.register("cyclegan", family="gan")
+@register_task("cyclegan", family="gan")
 class CycleGANTask(Task):
     """Unpaired A <-> B: domain A is the trainer's data, domain B is `data_b`.
 
