@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import load_dataset
+from deepfake_lab.data.splits import load_test_split
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.imaging import make_grid, save_generated_image, stack_grids
 from deepfake_lab.provenance.label import Provenance
@@ -287,10 +288,7 @@ def evaluate_generator_run(
     extractor = InceptionFeatures(batch_size=batch_size)
     c, h, _ = card["input"]["shape"]
     data_name = card.get("training", {}).get("data", "digits")
-    try:
-        real_ds = load_dataset(data_name, "test", image_size=h, channels=c)
-    except BadInputError:
-        real_ds = load_dataset(data_name, "train", image_size=h, channels=c)
+    real_ds = load_test_split(load_dataset, data_name, image_size=h, channels=c)
     n_real = min(n, len(real_ds))
     idx = torch.randperm(len(real_ds), generator=torch.Generator().manual_seed(seed))[:n_real]
     real = real_ds.images[idx]

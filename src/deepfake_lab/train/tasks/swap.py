@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import Batch, ImageDataset
 from deepfake_lab.data.faceset import DEFAULT_HOLDOUT, Faceset, load_faceset
+from deepfake_lab.data.splits import load_test_split
 from deepfake_lab.data.swap_augment import SwapAugment, augment_swap_batch
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.losses.ssim import dssim, ssim
@@ -142,10 +143,9 @@ class SwapTask(Task):
         if self.data_b is None:
             parts = data.shape[0] == 5  # B like A: with the eyes + mouth channel when A has it
             self.data_b = load_faceset(self.faces_b, "train", image_size=size, holdout=self.holdout, parts=parts)
-            try:
-                self.eval_b = load_faceset(self.faces_b, "test", image_size=size, holdout=self.holdout, parts=parts)
-            except BadInputError:
-                self.eval_b = self.data_b
+            self.eval_b = load_test_split(
+                load_faceset, self.faces_b, fallback=self.data_b, image_size=size, holdout=self.holdout, parts=parts
+            )
         margin = float(getattr(self.model, "crop_margin", data.margin))
         for fs in (data, self.data_b):
             if abs(fs.margin - margin) > 1e-6:
