@@ -29,7 +29,6 @@ KNOWN_UP: set[tuple[str, str]] = {
 }
 KNOWN_CYCLES: set[frozenset[str]] = {
     frozenset({"data.datasets", "data.faceset", "data.paired"}),
-    frozenset({"pipelines.generate", "pipelines.latent"}),
 }
 KNOWN_LONG: set[str] = {
     "data/fetch.py", "pipelines/bench_eval.py", "pipelines/extract.py", "pipelines/scan.py",

@@ -51,6 +51,22 @@ def latents_for_seeds(seeds: list[int], latent_dim: int) -> Tensor:
     )
 
 
+def lerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
+    """Codes α z1 + (1-α) z2 for α from 1 down to 0.
+
+    Args:
+        z1, z2: codes [*S] (one item each, any shape).
+        steps: number of points, ≥ 2.
+
+    Returns:
+        [steps, *S]; row 0 is z1, the last row is z2.
+    """
+    if steps < 2:
+        raise BadInputError(f"--steps must be at least 2, got {steps}")
+    alpha = torch.linspace(1.0, 0.0, steps, dtype=z1.dtype).view(-1, *([1] * z1.dim()))
+    return alpha * z1.unsqueeze(0) + (1 - alpha) * z2.unsqueeze(0)
+
+
 def slerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
     """Spherical interpolation from z1 (row 0) to z2 (last row) along the great circle (White, 2016).
 
@@ -76,8 +92,6 @@ def slerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
 
 def interpolate_codes(z1: Tensor, z2: Tensor, steps: int, mode: str = "lerp") -> Tensor:
     """`steps` codes from z1 to z2, "lerp" (straight line) or "slerp" (great circle): [steps, *S]."""
-    from deepfake_lab.pipelines.latent import lerp_codes
-
     if mode == "lerp":
         return lerp_codes(z1, z2, steps)
     if mode == "slerp":
