@@ -32,7 +32,7 @@ KNOWN_CYCLES: set[frozenset[str]] = {
 }
 KNOWN_LONG: set[str] = {
     "data/fetch.py", "pipelines/bench_eval.py", "pipelines/extract.py", "pipelines/scan.py",
-    "provenance/watermark.py", "video/reader.py",
+    "video/reader.py",
 }
 
 

@@ -33,15 +33,8 @@ from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.models.cards import resolve_export
 from deepfake_lab.provenance import manifest as _manifest
 from deepfake_lab.provenance.keys import load_or_create_identity
-from deepfake_lab.provenance.watermark import (
-    ID_BITS,
-    MIN_SIDE,
-    PIX,
-    WatermarkPayload,
-    embed_watermark,
-    prepare_small,
-    short_id,
-)
+from deepfake_lab.provenance.payload import ID_BITS, WatermarkPayload, short_id
+from deepfake_lab.provenance.watermark import MIN_SIDE, PIX, embed_watermark, prepare_small
 
 __all__ = ["Provenance", "DISABLED_WARNING", "tmp_output"]
 
