@@ -127,15 +127,15 @@ def _create(folder: Path) -> None:
     key_bytes = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     chain = leaf.public_bytes(pem) + ca.public_bytes(pem)
 
-    def write_chain(f: BinaryIO) -> None:
-        os.fchmod(f.fileno(), 0o644)  # the certificate chain is public (temporary files start as 0600)
-        f.write(chain)
+    def write_key(f: BinaryIO) -> None:
+        os.fchmod(f.fileno(), 0o600)  # private whatever the umask, before a byte of the key is written
+        f.write(key_bytes)
 
     (folder / CA_NAME).write_bytes(ca.public_bytes(pem))
-    # Each file goes to its own temporary name (two processes creating at once never share one; the key's stays
-    # mode 0600, never readable by others), then is renamed into place: the key last, it marks a complete identity.
-    atomic_write_bytes(folder / CERT_NAME, write_chain)
-    atomic_write_bytes(folder / KEY_NAME, lambda f: f.write(key_bytes))
+    # Each file goes to its own temporary name (two processes creating at once never share one), then is renamed
+    # into place: the key last, its presence marks a complete identity.
+    atomic_write_bytes(folder / CERT_NAME, lambda f: f.write(chain))
+    atomic_write_bytes(folder / KEY_NAME, write_key)
 
 
 def load_or_create_identity(
