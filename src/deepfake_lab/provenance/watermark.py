@@ -44,7 +44,8 @@ an integer factor (nearest neighbour, contents unchanged) and callers say so.
 
 Example:
     >>> import numpy as np
-    >>> from deepfake_lab.provenance.watermark import WatermarkPayload, embed_watermark, decode_watermark
+    >>> from deepfake_lab.provenance.payload import WatermarkPayload
+    >>> from deepfake_lab.provenance.watermark import embed_watermark, decode_watermark
     >>> img = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
     >>> p = WatermarkPayload(kind="sample", model_id=0x12345, run_id=0x2BCDE)
     >>> decode_watermark(embed_watermark(img, p)).payload == p
