@@ -15,7 +15,7 @@ import torch
 from _common import append_results
 
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
-from deepfake_lab.registry import list_models
+from deepfake_lab.models.catalogue import list_models
 from deepfake_lab.train.trainer import Trainer
 
 

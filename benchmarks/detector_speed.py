@@ -15,8 +15,8 @@ import time
 import torch
 from _common import append_results
 
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.models.detectors import CNN_DETECTORS
-from deepfake_lab.registry import create_model
 
 
 def images_per_second(model: torch.nn.Module, size: int, batch: int, bf16: bool, iters: int, warmup: int) -> float:

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from _common import append_results
 
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.pipelines.bench.face_protocol import protocol_report
-from deepfake_lab.registry import create_model
 from deepfake_lab.train.checkpoint import load_exported, load_training_state
 
 

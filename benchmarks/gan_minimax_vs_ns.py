@@ -24,7 +24,7 @@ from _common import append_results
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.imaging import make_grid, save_image
 from deepfake_lab.losses import generator_loss
-from deepfake_lab.train.gan_tasks import to_unit
+from deepfake_lab.train.tasks.gan import to_unit
 from deepfake_lab.train.trainer import Trainer
 
 matplotlib.use("Agg")

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.losses import discriminator_loss, generator_loss
-from deepfake_lab.registry import create_model
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.train.trainer import Trainer
 
 BATCH = 64

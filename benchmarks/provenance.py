@@ -16,7 +16,7 @@ python (`compat-run`), and appends the result. The library cannot go into the pr
 declares opencv-python, a second OpenCV wheel beside mediapipe's opencv-contrib-python), so run it from a scratch
 venv: `python3 -m venv /tmp/iwm && /tmp/iwm/bin/pip install --no-deps invisible-watermark==0.2.0 &&
 /tmp/iwm/bin/pip install "numpy<2" opencv-python-headless PyWavelets Pillow`. There our package is not
-installed, so watermark.py (numpy + PyWavelets only) is loaded from its file, and torch/onnxruntime (used only
+installed, so watermark_compat.py (numpy + PyWavelets only) is loaded from its file, and torch/onnxruntime (used only
 by the library's RivaGAN mode, imported at its top) are replaced by empty modules.
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-WATERMARK_PY = Path(__file__).resolve().parent.parent / "src" / "deepfake_lab" / "provenance" / "watermark.py"
+WATERMARK_PY = Path(__file__).resolve().parent.parent / "src" / "deepfake_lab" / "provenance" / "watermark_compat.py"
 
 
 def compat(video: str | None) -> None:
@@ -121,10 +121,10 @@ def robustness(args: argparse.Namespace) -> None:
 
     from deepfake_lab.data.augment import jpeg
     from deepfake_lab.provenance import inspect_provenance
+    from deepfake_lab.provenance.payload import WatermarkPayload
     from deepfake_lab.provenance.watermark import (
         DEFAULT_CONFIG,
         WatermarkConfig,
-        WatermarkPayload,
         decode_pooled,
         decode_watermark,
         embed_watermark,

@@ -44,8 +44,8 @@ def get_model(path: str | None, arch: str, crop: int):
     import torch
 
     from deepfake_lab.errors import BadInputError
+    from deepfake_lab.models.catalogue import create_model
     from deepfake_lab.pipelines.scan import DetectorModel, load_detector
-    from deepfake_lab.registry import create_model
 
     try:
         m = load_detector(path)

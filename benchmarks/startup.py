@@ -112,7 +112,8 @@ def watermark_after_crf(src: Path, size: tuple[int, int], work: Path, n: int = 6
     import cv2
     import numpy as np
 
-    from deepfake_lab.provenance.watermark import WatermarkPayload, decode_watermark, embed_watermark
+    from deepfake_lab.provenance.payload import WatermarkPayload
+    from deepfake_lab.provenance.watermark import decode_watermark, embed_watermark
     from deepfake_lab.video import VideoWriter, open_media
 
     payload = WatermarkPayload("swap", 0x1C0DE, 0x2BEEF)

@@ -28,8 +28,9 @@ from typing import Any
 import torch
 from ship_detector import demo_figures, install  # the same demo figures and install step as the fast preset
 
+from deepfake_lab.models.cards import read_card
 from deepfake_lab.pipelines.bench.face_protocol import protocol_report
-from deepfake_lab.train.checkpoint import export_model, load_exported, read_card
+from deepfake_lab.train.checkpoint import export_model, load_exported
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "deepfake_lab" / "assets"
 NAME = "detector-default"

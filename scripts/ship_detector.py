@@ -32,10 +32,11 @@ import numpy as np
 from torch import nn
 
 from deepfake_lab.metrics.detection import detection_report
+from deepfake_lab.models.cards import read_card
 from deepfake_lab.pipelines.bench.experiments import video_level
 from deepfake_lab.pipelines.bench.manifest import compression_names, read_bench_info, read_manifest
 from deepfake_lab.pipelines.bench.runner import load_images, predict
-from deepfake_lab.train.checkpoint import export_model, load_exported, read_card
+from deepfake_lab.train.checkpoint import export_model, load_exported
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "deepfake_lab" / "assets"
 NAME = "detector-fast"

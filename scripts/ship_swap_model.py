@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from deepfake_lab.data.datasets import load_faceset
-from deepfake_lab.train.checkpoint import CARD_KIND, read_card
+from deepfake_lab.models.cards import CARD_KIND, read_card
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "deepfake_lab" / "assets"
 

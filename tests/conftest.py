@@ -174,7 +174,7 @@ def man_video() -> Path:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An (untrained) swap-lite export: enough to test the conversion plumbing."""
-    from deepfake_lab.registry import create_model
+    from deepfake_lab.models.catalogue import create_model
     from deepfake_lab.train.checkpoint import export_model
 
     torch.manual_seed(0)

@@ -6,7 +6,7 @@ import pytest
 
 from deepfake_lab.config import RunConfig, apply_overrides, config_from_dict, parse_override, preset_names
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.registry import list_models
+from deepfake_lab.models.catalogue import list_models
 from deepfake_lab.train.run import build_run_config, run_dir_for
 
 

@@ -25,16 +25,10 @@ MAX_LINES = 600
 
 # Known debts being paid off by issue 14; each entry is deleted when fixed, and the test fails on a stale one.
 KNOWN_UP: set[tuple[str, str]] = {
-    ("provenance.label", "train.checkpoint"),
-    ("registry", "models"),
 }
 KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"pipelines.generate", "pipelines.latent"}),
-    frozenset({"train.detect_tasks", "train.gan_tasks", "train.gan_tasks_image", "train.gan_tasks_text",
-               "train.swap_tasks", "train.tasks"}),
 }
 KNOWN_LONG: set[str] = {
-    "provenance/watermark.py",
 }
 
 

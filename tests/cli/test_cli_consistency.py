@@ -156,12 +156,13 @@ def test_aggregation_choice_old_name_and_log_file(scan_media, tiny_detector, cap
 
 
 def test_models_are_grouped_by_family_with_sizes_from_the_factories() -> None:
-    from deepfake_lab.registry import measure_model_sizes, model_infos, model_sizes
+    from deepfake_lab.models.catalogue import measure_model_sizes
+    from deepfake_lab.models.infos import model_infos, model_sizes
 
     stored = model_sizes()
     assert stored == measure_model_sizes(), (
         "src/deepfake_lab/models/sizes.json is stale: run "
-        "python -c 'from deepfake_lab.registry import write_model_sizes; write_model_sizes()'"
+        "python -c 'from deepfake_lab.models.catalogue import write_model_sizes; write_model_sizes()'"
     )
     assert stored["meso4"]["input"] == [3, 256, 256] and 20_000 < stored["meso4"]["params"] < 40_000
     res = CliRunner().invoke(app, ["models"], env={"COLUMNS": "200"})

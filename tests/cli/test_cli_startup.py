@@ -10,7 +10,9 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 import deepfake_lab
-from deepfake_lab.registry import MODELS, list_models, model_infos
+from deepfake_lab.models.catalogue import list_models
+from deepfake_lab.models.infos import model_infos
+from deepfake_lab.registry import MODELS
 
 HEAVY = ("torch", "scipy", "sklearn", "mediapipe", "cv2", "av")
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from deepfake_lab.registry import create_model
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.train.checkpoint import export_model
 from deepfake_lab.video import VideoWriter, open_media
 from support.cli import assert_one_line_error, run_cli

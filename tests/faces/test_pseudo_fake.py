@@ -14,7 +14,7 @@ import torch
 from deepfake_lab.data.realfaces import IDENTITY_SPLITS, PEOPLE, dedup, dhash, identities, people_summary, split_of
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.pseudo_fake import blend_boundary, random_blend_mask, self_blend, template_landmarks, xray_blend
-from deepfake_lab.registry import create_model
+from deepfake_lab.models.catalogue import create_model
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +76,7 @@ def test_xray_blend_takes_the_other_face_inside_the_mask():
 
 # ---------------------------------------------------------------- the training task
 def test_pseudo_fake_batch_relabels_reals_and_keeps_masks():
-    from deepfake_lab.train.detect_tasks import mask_loss, pseudo_fake_batch
+    from deepfake_lab.train.tasks.detection import mask_loss, pseudo_fake_batch
 
     x = torch.from_numpy(np.stack([_face(i) for i in range(6)])).permute(0, 3, 1, 2).float() / 255
     y = torch.tensor([0, 0, 0, 0, 1, 1.0])
@@ -95,7 +95,7 @@ def test_pseudo_fake_batch_relabels_reals_and_keeps_masks():
 
 def test_detection_task_trains_with_pseudo_fakes_and_mask_head():
     from deepfake_lab.data.datasets import Batch
-    from deepfake_lab.train.detect_tasks import DetectionTask
+    from deepfake_lab.train.tasks.detection import DetectionTask
 
     model = create_model("mobilenet-v2", image_size=64, mask_head=True)
     task = DetectionTask(model, self_blend_p=0.5, xray_p=0.3, mask_weight=0.5, seed=0)
@@ -251,7 +251,7 @@ def test_report_shows_the_blend_heatmap_only_for_detectors_with_a_mask_head():
 
 
 def test_paired_pseudo_fakes_keep_their_originals_and_geometric_augment():
-    from deepfake_lab.train.detect_tasks import geometric_augment, pseudo_fake_batch
+    from deepfake_lab.train.tasks.detection import geometric_augment, pseudo_fake_batch
 
     x = torch.from_numpy(np.stack([_face(i) for i in range(6)])).permute(0, 3, 1, 2).float() / 255
     y = torch.tensor([0, 0, 0, 0, 0, 1.0])

@@ -9,8 +9,8 @@ import torch
 
 from deepfake_lab.losses import contractive_penalty, kl_sparsity, reconstruction_loss
 from deepfake_lab.losses.contractive import jacobian_frobenius_sq_autograd, jacobian_frobenius_sq_sigmoid
-from deepfake_lab.registry import create_model
-from deepfake_lab.train.tasks import corrupt
+from deepfake_lab.models.catalogue import create_model
+from deepfake_lab.train.tasks.autoencoder import corrupt
 
 
 def test_kl_sparsity_zero_at_rho_and_matches_formula():

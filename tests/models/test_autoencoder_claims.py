@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from deepfake_lab.losses import jacobian_frobenius, mse_per_pixel
-from deepfake_lab.train.tasks import corrupt
+from deepfake_lab.train.tasks.autoencoder import corrupt
 
 
 def _all_train(trainer):

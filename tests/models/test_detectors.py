@@ -7,9 +7,9 @@ import torch
 
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.metrics.detection import roc_auc
+from deepfake_lab.models.catalogue import create_model, list_models
 from deepfake_lab.models.detectors import CNN_DETECTORS, FREQUENCY_DETECTORS
 from deepfake_lab.models.detectors.frequency import dct_matrix, zigzag_order
-from deepfake_lab.registry import create_model, list_models
 from deepfake_lab.train.checkpoint import export_model, load_exported
 from support.realfake_toy import make_toy
 

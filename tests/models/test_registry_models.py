@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.registry import MODELS, Registry, create_model, list_models, model_entry
+from deepfake_lab.models.catalogue import create_model, list_models, model_entry
+from deepfake_lab.registry import MODELS, Registry
 
 AE_MODELS = list_models("autoencoder")
 

@@ -15,12 +15,12 @@ import av
 import pytest
 
 from deepfake_lab.cli import main
+from deepfake_lab.models.cards import read_card
 from deepfake_lab.pipelines import scan as scan_mod
 from deepfake_lab.pipelines.demo import DEFAULT_SWAP_MODEL, held_out_frames, run_demo
 from deepfake_lab.pipelines.scan import DEFAULT_DETECTOR
 from deepfake_lab.pipelines.scan import detector as detector_mod
 from deepfake_lab.pipelines.scan.schema import check
-from deepfake_lab.train.checkpoint import read_card
 
 
 def test_held_out_frames_from_the_swap_card() -> None:

@@ -14,9 +14,9 @@ from deepfake_lab.cli import main
 from deepfake_lab.data.datasets import load_faceset
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.mask import border_fade, paste_mask
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.pipelines.faceswap_train import FaceswapTrainOptions, faceswap_train, init_from_export
 from deepfake_lab.pipelines.swap_guard import SwapGuard, fit_pose_stats, pose_distance
-from deepfake_lab.registry import create_model
 from support.corpus import sample
 
 

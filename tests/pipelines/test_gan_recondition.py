@@ -13,9 +13,9 @@ from PIL import Image
 from deepfake_lab.cli import main
 from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.errors import BadInputError, DeepfakeLabError
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.pipelines.generate import load_generator, sample_images
 from deepfake_lab.pipelines.recondition import fit_latent_encoder, recondition
-from deepfake_lab.registry import create_model
 
 ASSETS = Path(str(resources.files("deepfake_lab") / "assets"))
 SHIPPED = {"dcgan32-fashion-mnist": ("dcgan-32", "fashion-mnist", 0), "cdcgan32-mnist": ("cdcgan-32", "mnist", 10)}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.pipelines import scan as scan_mod
 from deepfake_lab.pipelines.report import (
     VERDICT_COLOURS,
@@ -21,7 +22,6 @@ from deepfake_lab.pipelines.report import (
     timeline_svg,
 )
 from deepfake_lab.pipelines.scan import FileScan, FrameScore, ScanOptions
-from deepfake_lab.registry import create_model
 
 ASSETS = Path(__file__).resolve().parents[2] / "src" / "deepfake_lab" / "assets"
 

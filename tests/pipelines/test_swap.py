@@ -17,7 +17,7 @@ from deepfake_lab.faces.align import align_face
 from deepfake_lab.faces.blend import poisson_paste
 from deepfake_lab.faces.colour import histogram_transfer, reinhard_transfer
 from deepfake_lab.losses.ssim import dssim, ssim
-from deepfake_lab.registry import create_model, list_models
+from deepfake_lab.models.catalogue import create_model, list_models
 from deepfake_lab.train.trainer import Trainer
 from support.corpus import MARGIN, SIZE
 

@@ -20,14 +20,9 @@ from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.scan.schema import check as check_scan_schema
 from deepfake_lab.provenance import DISABLED_WARNING, Provenance, inspect_provenance
 from deepfake_lab.provenance.keys import CERT_ENV, KEY_ENV, load_or_create_identity
-from deepfake_lab.provenance.watermark import (
-    WatermarkPayload,
-    decode_pooled,
-    decode_watermark,
-    embed_watermark,
-    maxdct_compat_decode,
-    maxdct_compat_encode,
-)
+from deepfake_lab.provenance.payload import WatermarkPayload
+from deepfake_lab.provenance.watermark import decode_pooled, decode_watermark, embed_watermark
+from deepfake_lab.provenance.watermark_compat import maxdct_compat_decode, maxdct_compat_encode
 from deepfake_lab.video import VideoWriter, open_media
 
 SWAP_MODEL = Path(deepfake_lab.__file__).parent / "assets" / "swap-lite-wolfgang-man.safetensors"
@@ -318,7 +313,7 @@ def gan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An (untrained) exported DCGAN-32: enough for the generating commands' labelling."""
     import torch
 
-    from deepfake_lab.registry import create_model
+    from deepfake_lab.models.catalogue import create_model
     from deepfake_lab.train.checkpoint import export_model
 
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ import torch
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.losses import discriminator_loss, generator_loss
-from deepfake_lab.registry import create_model, list_models, model_entry
+from deepfake_lab.models.catalogue import create_model, list_models, model_entry
 from deepfake_lab.train.tasks import create_task
 from deepfake_lab.train.trainer import Trainer
 

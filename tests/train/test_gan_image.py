@@ -13,9 +13,9 @@ from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.data.datasets import PairedDataset, load_dataset, load_paired
 from deepfake_lab.data.paired import edges_of, make_pairs
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.registry import create_model
-from deepfake_lab.train.gan_tasks_image import ImagePool
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.train.tasks import create_task
+from deepfake_lab.train.tasks.gan_image import ImagePool
 from deepfake_lab.train.trainer import Trainer
 
 

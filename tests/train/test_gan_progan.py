@@ -11,10 +11,10 @@ import torch.nn.functional as F
 
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.nn.layers import EqualizedConv2d, EqualizedLinear, PixelNorm, minibatch_stddev
-from deepfake_lab.registry import create_model
-from deepfake_lab.train.gan_tasks import progan_schedule
 from deepfake_lab.train.tasks import create_task
+from deepfake_lab.train.tasks.gan import progan_schedule
 from deepfake_lab.train.trainer import Trainer
 
 

@@ -12,6 +12,7 @@ from deepfake_lab.cli import main
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
 from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.models.gans.text2image import (
     TEMPLATES,
     class_captions,
@@ -20,7 +21,6 @@ from deepfake_lab.models.gans.text2image import (
     minilm_available,
 )
 from deepfake_lab.pipelines.text2image import interpolate_texts, text_to_images
-from deepfake_lab.registry import create_model
 from deepfake_lab.train.tasks import create_task
 from deepfake_lab.train.trainer import Trainer
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepfake_lab import registry
 from deepfake_lab.cli import main
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.registry import create_model, validate_model_kwargs
+from deepfake_lab.models import catalogue
+from deepfake_lab.models.cards import validate_model_kwargs
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.train.checkpoint import export_model, load_exported
 
 
@@ -46,14 +47,14 @@ def _tampered(st: Path, tmp: Path, **change) -> Path:
 def real_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of models built for real (not on the meta device) while the test runs."""
     built: list[str] = []
-    orig = registry.create_model
+    orig = catalogue.create_model
 
     def spy(name: str, **kw):
         if torch.empty(0).device.type != "meta":
             built.append(name)
         return orig(name, **kw)
 
-    monkeypatch.setattr(registry, "create_model", spy)
+    monkeypatch.setattr(catalogue, "create_model", spy)
     return built
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deepfake_lab.registry import model_infos, model_sizes
+from deepfake_lab.models.infos import model_infos, model_sizes
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

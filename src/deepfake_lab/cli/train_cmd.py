@@ -58,10 +58,15 @@ def register_training(app: typer.Typer) -> None:
         import yaml
 
         from deepfake_lab.config import apply_overrides, preset_names
-        from deepfake_lab.registry import model_entry
         from deepfake_lab.train import distributed as ddp
         from deepfake_lab.train.checkpoint import load_training_state
-        from deepfake_lab.train.run import build_run_config, run_dir_for, swap_faceset_overrides
+        from deepfake_lab.train.run import (
+            build_run_config,
+            resolve_run_config,
+            resolve_task,
+            run_dir_for,
+            swap_faceset_overrides,
+        )
         from deepfake_lab.train.trainer import Trainer, TrainingInterrupted, resume_config
 
         console = Console(stderr=True)
@@ -97,10 +102,10 @@ def register_training(app: typer.Typer) -> None:
                 raise BadInputError("name a model or preset (see `deepfake-lab models`), or give --config")
             cfg = build_run_config(name, config_file=config, overrides=[*flags, *set_])
             run_dir = run_dir_for(cfg, name if name in preset_names() else None)
-        if g_loss is not None and (cfg.task or model_entry(cfg.model).tags.get("task")) not in ("gan", "progan"):
+        if g_loss is not None and resolve_task(cfg).task not in ("gan", "progan"):
             raise BadInputError(f"--g-loss applies to the z -> image GANs (gan and progan tasks), not {cfg.model!r}")
-        if dry_run:
-            typer.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
+        if dry_run:  # exactly what the run's config.yaml will hold
+            typer.echo(yaml.safe_dump(resolve_run_config(cfg).to_dict(), sort_keys=False), nl=False)
             return
         log.info("run dir %s; model %s; %s steps", run_dir, cfg.model, cfg.train.steps)
         log.debug("resolved config: %s", cfg.to_dict())

@@ -7,7 +7,7 @@
 
 Example:
     >>> import torch
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> m = create_model("meso4", image_size=64).eval()
     >>> grad_cam(m, torch.rand(2, 3, 64, 64)).shape
     torch.Size([2, 64, 64])

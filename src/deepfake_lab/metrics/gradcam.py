@@ -7,7 +7,7 @@ regression) have no such layer: `grad_cam` returns None for them.
 
 Example:
     >>> import torch
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> cam = grad_cam(create_model("meso4", image_size=64), torch.rand(2, 3, 64, 64))
     >>> cam.shape
     torch.Size([2, 64, 64])

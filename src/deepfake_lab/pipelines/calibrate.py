@@ -24,9 +24,9 @@ import numpy as np
 
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.metrics.calibration import calibrate
+from deepfake_lab.models.cards import read_card, resolve_export
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan import DetectorModel, ScanOptions, ScanResult, scan_paths
-from deepfake_lab.train.checkpoint import read_card, resolve_export
 
 __all__ = ["UNITS", "CalibrationRun", "calibrate_detector", "scores_of", "write_calibration"]
 

@@ -33,11 +33,11 @@ from deepfake_lab.data.faceset import read_faces_jsonl
 from deepfake_lab.errors import BadInputError, MissingDataError
 from deepfake_lab.faces.extract import ExtractOptions
 from deepfake_lab.html import render
+from deepfake_lab.models.cards import read_card
 from deepfake_lab.pipelines.extract import extract
 from deepfake_lab.pipelines.report import VERDICT_CSS, band_text, crop_text, verdict_words, write_report
 from deepfake_lab.pipelines.scan import DetectorModel, FileScan, ScanOptions, ScanResult, load_detector, scan_paths
 from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
-from deepfake_lab.train.checkpoint import read_card
 from deepfake_lab.video.reader import open_media
 from deepfake_lab.video.writer import VideoWriter
 

@@ -209,7 +209,7 @@ def swap_card_fields(
     import inspect
 
     from deepfake_lab.data.faceset import DEFAULT_HOLDOUT
-    from deepfake_lab.registry import model_entry
+    from deepfake_lab.models.catalogue import model_entry
 
     params = inspect.signature(model_entry(cfg.model).factory).parameters
     learn_mask = cfg.model_kwargs.get("learn_mask", params["learn_mask"].default if "learn_mask" in params else False)
@@ -289,7 +289,7 @@ def faceswap_train(
         TrainingInterrupted: Ctrl-C; the checkpoint is saved and the same call resumes.
         KeyboardInterrupt: Ctrl-C during extraction; the same call resumes it.
     """
-    from deepfake_lab.registry import model_entry
+    from deepfake_lab.models.catalogue import model_entry
     from deepfake_lab.train.run import build_run_config
     from deepfake_lab.train.trainer import CHECKPOINT_NAME, Trainer, resume_config
 

@@ -6,7 +6,7 @@ numbers can be fed back to `interpolate --a 103 --b 140` or to `latent_arithmeti
 model a reference may carry a class: "103:7" is z_103 with class 7.
 
 Example:
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> g = create_model("gan-mlp", in_shape=(1, 8, 8)).eval()
     >>> interpolate_latent(g, "1", "2", steps=5, mode="slerp").shape
     torch.Size([5, 1, 8, 8])
@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import load_dataset
+from deepfake_lab.data.splits import load_test_split
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.imaging import make_grid, save_generated_image, stack_grids
 from deepfake_lab.provenance.label import Provenance
@@ -50,6 +51,22 @@ def latents_for_seeds(seeds: list[int], latent_dim: int) -> Tensor:
     )
 
 
+def lerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
+    """Codes α z1 + (1-α) z2 for α from 1 down to 0.
+
+    Args:
+        z1, z2: codes [*S] (one item each, any shape).
+        steps: number of points, ≥ 2.
+
+    Returns:
+        [steps, *S]; row 0 is z1, the last row is z2.
+    """
+    if steps < 2:
+        raise BadInputError(f"--steps must be at least 2, got {steps}")
+    alpha = torch.linspace(1.0, 0.0, steps, dtype=z1.dtype).view(-1, *([1] * z1.dim()))
+    return alpha * z1.unsqueeze(0) + (1 - alpha) * z2.unsqueeze(0)
+
+
 def slerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
     """Spherical interpolation from z1 (row 0) to z2 (last row) along the great circle (White, 2016).
 
@@ -75,8 +92,6 @@ def slerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
 
 def interpolate_codes(z1: Tensor, z2: Tensor, steps: int, mode: str = "lerp") -> Tensor:
     """`steps` codes from z1 to z2, "lerp" (straight line) or "slerp" (great circle): [steps, *S]."""
-    from deepfake_lab.pipelines.latent import lerp_codes
-
     if mode == "lerp":
         return lerp_codes(z1, z2, steps)
     if mode == "slerp":
@@ -287,10 +302,7 @@ def evaluate_generator_run(
     extractor = InceptionFeatures(batch_size=batch_size)
     c, h, _ = card["input"]["shape"]
     data_name = card.get("training", {}).get("data", "digits")
-    try:
-        real_ds = load_dataset(data_name, "test", image_size=h, channels=c)
-    except BadInputError:
-        real_ds = load_dataset(data_name, "train", image_size=h, channels=c)
+    real_ds = load_test_split(load_dataset, data_name, image_size=h, channels=c)
     n_real = min(n, len(real_ds))
     idx = torch.randperm(len(real_ds), generator=torch.Generator().manual_seed(seed))[:n_real]
     real = real_ds.images[idx]

@@ -13,23 +13,8 @@ from torch import Tensor, nn
 from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.imaging import make_grid, save_generated_image
+from deepfake_lab.pipelines.generate import MODES, interpolate_codes, interpolate_gan_run
 from deepfake_lab.train.checkpoint import load_exported
-
-
-def lerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
-    """Codes α z1 + (1-α) z2 for α from 1 down to 0.
-
-    Args:
-        z1, z2: codes [*S] (one item each, any shape).
-        steps: number of points, ≥ 2.
-
-    Returns:
-        [steps, *S]; row 0 is z1, the last row is z2.
-    """
-    if steps < 2:
-        raise BadInputError(f"--steps must be at least 2, got {steps}")
-    alpha = torch.linspace(1.0, 0.0, steps, dtype=z1.dtype).view(-1, *([1] * z1.dim()))
-    return alpha * z1.unsqueeze(0) + (1 - alpha) * z2.unsqueeze(0)
 
 
 @torch.no_grad()
@@ -40,18 +25,13 @@ def interpolate(model: nn.Module, x_a: Tensor, x_b: Tensor, steps: int = 8, mode
         model: an autoencoder with `encode`/`decode`.
         x_a, x_b: images [C, H, W] in [0, 1].
         steps: points along the strip (ends included).
-        mode: "lerp" or "slerp" (`pipelines.generate.slerp_codes`).
+        mode: "lerp" or "slerp" (`pipelines.generate.interpolate_codes`).
 
     Returns:
         float [steps, C, H, W] in [0, 1].
     """
     z = model.encode(torch.stack([x_a, x_b]))
-    if mode == "lerp":
-        codes = lerp_codes(z[0], z[1], steps)
-    else:
-        from deepfake_lab.pipelines.generate import interpolate_codes
-
-        codes = interpolate_codes(z[0], z[1], steps, mode)
+    codes = interpolate_codes(z[0], z[1], steps, mode)
     return model.decode(codes).float().clamp(0, 1)
 
 
@@ -87,13 +67,11 @@ def interpolate_run(
     `mode` is "lerp" (straight line) or "slerp" (great circle). The PNG carries the invisible watermark and
     a signed C2PA manifest unless `provenance=False` (--no-provenance).
     """
-    from deepfake_lab.pipelines import generate
-
     model, card = load_exported(Path(run))
     if card.get("family") == "gan":
-        return generate.interpolate_gan_run(run, a, b, steps, out, mode, provenance=provenance)
-    if mode not in generate.MODES:
-        raise BadInputError(f"--mode must be one of {', '.join(generate.MODES)}, got {mode!r}")
+        return interpolate_gan_run(run, a, b, steps, out, mode, provenance=provenance)
+    if mode not in MODES:
+        raise BadInputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     if not (hasattr(model, "encode") and hasattr(model, "decode")):
         raise BadInputError(f"model {card['model']!r} has no latent code to interpolate")
     shape = tuple(card["input"]["shape"])

@@ -256,13 +256,11 @@ def load_images_for(model: nn.Module, paths: Sequence[Path | str]) -> Tensor:
 def held_out_images(card: dict[str, Any], indices: Sequence[int]) -> tuple[Tensor, Tensor | None]:
     """Images (and labels) of the test split of the data the generator was trained on, by index."""
     from deepfake_lab.data.datasets import load_dataset
+    from deepfake_lab.data.splits import load_test_split
 
     c, h, _ = card["input"]["shape"]
     name = card.get("training", {}).get("data", "")
-    try:
-        ds = load_dataset(name, "test", image_size=h, channels=c)
-    except BadInputError:
-        ds = load_dataset(name, "train", image_size=h, channels=c)
+    ds = load_test_split(load_dataset, name, image_size=h, channels=c)
     for i in indices:
         if not 0 <= int(i) < len(ds):
             raise BadInputError(f"--index {i} out of range: the {name} test split has {len(ds)} images")

@@ -20,7 +20,7 @@ from deepfake_lab.html import render
 from deepfake_lab.imaging import make_grid, save_generated_image, to_uint8_hwc
 from deepfake_lab.losses import jacobian_frobenius, mse_per_pixel
 from deepfake_lab.pipelines.latent import interpolate
-from deepfake_lab.train.tasks import corrupt
+from deepfake_lab.train.tasks.autoencoder import corrupt
 from deepfake_lab.train.trainer import Trainer
 
 

@@ -47,9 +47,10 @@ from deepfake_lab.faces.mask import face_mask, paste_mask
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.faces.types import Face
 from deepfake_lab.fsutil import sha256_file
+from deepfake_lab.models.cards import resolve_export
 from deepfake_lab.pipelines.swap_guard import FaceCheck, SwapGuard, masked_l1, pose_feature
 from deepfake_lab.provenance.label import Provenance, tmp_output
-from deepfake_lab.train.checkpoint import load_exported, resolve_export
+from deepfake_lab.train.checkpoint import load_exported
 from deepfake_lab.video.image import IMAGE_EXTENSIONS
 from deepfake_lab.video.reader import open_media
 from deepfake_lab.video.writer import VideoWriter

@@ -20,7 +20,8 @@ import numpy as np
 
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.provenance.manifest import C2paInfo, read_manifest
-from deepfake_lab.provenance.watermark import WatermarkPayload, decode_pooled, decode_watermark
+from deepfake_lab.provenance.payload import WatermarkPayload
+from deepfake_lab.provenance.watermark import decode_pooled, decode_watermark
 
 __all__ = ["ProvenanceReport", "WatermarkInfo", "inspect_provenance", "REPORT_VERSION"]
 

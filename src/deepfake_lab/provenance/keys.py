@@ -18,8 +18,10 @@ import datetime
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import atomic_write_bytes
 
 __all__ = ["SigningIdentity", "provenance_home", "load_or_create_identity", "CERT_ENV", "KEY_ENV", "HOME_ENV"]
 
@@ -123,15 +125,17 @@ def _create(folder: Path) -> None:
     pem = serialization.Encoding.PEM
     folder.mkdir(parents=True, exist_ok=True)
     key_bytes = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    tag = f".{os.getpid()}.tmp"  # two processes creating at once each write their own files
-    tmp_key, tmp_cert = folder / (KEY_NAME + tag), folder / (CERT_NAME + tag)
-    fd = os.open(tmp_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
+    chain = leaf.public_bytes(pem) + ca.public_bytes(pem)
+
+    def write_key(f: BinaryIO) -> None:
+        os.fchmod(f.fileno(), 0o600)  # private whatever the umask, before a byte of the key is written
         f.write(key_bytes)
-    tmp_cert.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
+
     (folder / CA_NAME).write_bytes(ca.public_bytes(pem))
-    os.replace(tmp_cert, folder / CERT_NAME)
-    os.replace(tmp_key, folder / KEY_NAME)  # the key last: its presence marks a complete identity
+    # Each file goes to its own temporary name (two processes creating at once never share one), then is renamed
+    # into place: the key last, its presence marks a complete identity.
+    atomic_write_bytes(folder / CERT_NAME, lambda f: f.write(chain))
+    atomic_write_bytes(folder / KEY_NAME, write_key)
 
 
 def load_or_create_identity(

@@ -29,17 +29,12 @@ import numpy as np
 
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import sha256_file
+from deepfake_lab.models.cards import resolve_export
 from deepfake_lab.provenance import manifest as _manifest
 from deepfake_lab.provenance.keys import load_or_create_identity
-from deepfake_lab.provenance.watermark import (
-    ID_BITS,
-    MIN_SIDE,
-    PIX,
-    WatermarkPayload,
-    embed_watermark,
-    prepare_small,
-    short_id,
-)
+from deepfake_lab.provenance.payload import ID_BITS, WatermarkPayload, short_id
+from deepfake_lab.provenance.watermark import MIN_SIDE, PIX, embed_watermark, prepare_small
 
 __all__ = ["Provenance", "DISABLED_WARNING", "tmp_output"]
 
@@ -85,18 +80,10 @@ class Provenance:
         cls, kind: str, export: str | Path, card: dict[str, Any], parameters: dict[str, Any], enabled: bool = True
     ) -> Provenance:
         """Provenance of outputs of an exported model (run dir / export dir / .safetensors / card)."""
-        import hashlib
-
-        from deepfake_lab.train.checkpoint import resolve_export
-
         st, _ = resolve_export(Path(export))
-        h = hashlib.sha256()
-        with open(st, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
         name = str(card.get("name") or card.get("model"))
         params = {"model_name": card.get("model"), "training_data": (card.get("training") or {}).get("data")}
-        return cls(kind=kind, model=name, model_sha256=h.hexdigest(), parameters={**params, **parameters},
+        return cls(kind=kind, model=name, model_sha256=sha256_file(st), parameters={**params, **parameters},
                    enabled=enabled)  # fmt: skip
 
     @property

@@ -1,19 +1,19 @@
-"""Invisible watermark: a 64-bit payload (tool, command, model id, run id, CRC-16) hidden in the Haar-DWT / DCT
-domain of every generated image and video frame.
+"""Invisible watermark: a 64-bit payload (tool, command, model id, run id, CRC-16; `provenance.payload`) hidden
+in the Haar-DWT / DCT domain of every generated image and video frame.
 
 Why not the `invisible-watermark` library itself: its 0.2.0 wheel declares `opencv-python`, a second OpenCV
 wheel beside the `opencv-contrib-python` that mediapipe brings (both write the same `cv2` folder), and it
-declares torch/onnxruntime for its RivaGAN mode. So the scheme is implemented here on PyWavelets + numpy.
+declares torch/onnxruntime for its RivaGAN mode. So the scheme is implemented here on numpy.
 
 The library's `dwtDct` method (imwatermark/maxDct.py) works like this, per YUV channel with a step `scale`:
 one-level Haar DWT, keep the LL band, cut it into 4×4 blocks, and in each block quantise one coefficient to
 `(k + 0.25 + 0.5·bit)·scale` (quantisation index modulation); block n carries payload bit n mod len. Decoding
 reads `(|c| mod scale) > scale/2` per block and averages the votes of each bit. `maxdct_compat_encode` and
-`maxdct_compat_decode` below reproduce that exactly (including its quirks: the quantised coefficient is the
-largest-magnitude LL value of the block — despite the name no DCT is taken —, only channels 0 and 1 are
-visited, detail bands h/v are swapped on reconstruction, and the channel is truncated to uint8); they were
-checked against the library's own output in a scratch environment: identical images and bits on 8 real frames
-(`python benchmarks/provenance.py compat --scratch-python /tmp/iwm/bin/python`; benchmarks/RESULTS.md).
+`maxdct_compat_decode` in `provenance.watermark_compat` reproduce that exactly (including its quirks: the
+quantised coefficient is the largest-magnitude LL value of the block — despite the name no DCT is taken —, only
+channels 0 and 1 are visited, detail bands h/v are swapped on reconstruction, and the channel is truncated to
+uint8); they were checked against the library's own output in a scratch environment: identical images and bits
+on 8 real frames (`python benchmarks/provenance.py compat --scratch-python /tmp/iwm/bin/python`; benchmarks/RESULTS.md).
 
 The scheme used for our outputs keeps that skeleton (Haar LL → 4×4 blocks → QIM with offsets 0.25/0.75) and
 fixes what made it fragile, measured on real frames after H.264 and JPEG (`benchmarks/provenance.py`):
@@ -44,7 +44,8 @@ an integer factor (nearest neighbour, contents unchanged) and callers say so.
 
 Example:
     >>> import numpy as np
-    >>> from deepfake_lab.provenance.watermark import WatermarkPayload, embed_watermark, decode_watermark
+    >>> from deepfake_lab.provenance.payload import WatermarkPayload
+    >>> from deepfake_lab.provenance.watermark import embed_watermark, decode_watermark
     >>> img = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
     >>> p = WatermarkPayload(kind="sample", model_id=0x12345, run_id=0x2BCDE)
     >>> decode_watermark(embed_watermark(img, p)).payload == p
@@ -57,42 +58,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pywt
+
+from deepfake_lab.provenance.payload import BITS, TAG_BITS, WatermarkPayload
 
 __all__ = [
-    "KINDS",
     "MIN_SIDE",
-    "WatermarkPayload",
     "WatermarkResult",
     "WatermarkConfig",
     "embed_watermark",
     "decode_watermark",
     "decode_pooled",
     "prepare_small",
-    "maxdct_compat_encode",
-    "maxdct_compat_decode",
 ]
 
-TOOL_TAG = 0xDF
-"""First payload byte: marks a deepfake-lab watermark."""
-
-KINDS: tuple[str, ...] = (
-    "other",
-    "swap",
-    "sample",
-    "interpolate",
-    "latent-arith",
-    "showcase",
-    "demo",
-    "reconstruct",
-    "recondition",
-    "translate",
-    "text2img",
-)
-"""Generating commands, coded in 4 bits of the payload (index into this tuple)."""
-
-ID_BITS = 18
-BITS = 64
 TILE = 8  # the payload tile is TILE×TILE blocks (one bit each)
 BLOCK = 4  # block side in the LL band (= 8 pixels)
 PIX = 2 * BLOCK  # block side in pixels
@@ -112,90 +90,6 @@ def _dct_matrix(n: int = BLOCK) -> np.ndarray:
 
 
 _D = _dct_matrix()
-
-
-def _crc16(bits: np.ndarray) -> int:
-    """CRC-16/CCITT-FALSE over a bit array (MSB first)."""
-    crc = 0xFFFF
-    for b in bits:
-        top = (crc >> 15) & 1
-        crc = (crc << 1) & 0xFFFF
-        if top ^ int(b):
-            crc ^= 0x1021
-    return crc
-
-
-def _int_bits(value: int, n: int) -> list[int]:
-    return [(value >> (n - 1 - i)) & 1 for i in range(n)]
-
-
-def _bits_int(bits: np.ndarray) -> int:
-    out = 0
-    for b in bits:
-        out = (out << 1) | int(b)
-    return out
-
-
-@dataclass(frozen=True)
-class WatermarkPayload:
-    """The 64 watermark bits: tool tag (8), command kind (4), model id (18), run id (18), CRC-16 (16).
-
-    Args:
-        kind: generating command, one of `KINDS`.
-        model_id: short id of the model (18 bits; `short_id` of the weights' SHA-256 or the model name).
-        run_id: short id of this generation run (18 bits; also written in the C2PA manifest).
-    """
-
-    kind: str
-    model_id: int
-    run_id: int
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown kind {self.kind!r}; one of {KINDS}")
-        for name in ("model_id", "run_id"):
-            v = getattr(self, name)
-            if not 0 <= v < (1 << ID_BITS):
-                raise ValueError(f"{name} must fit in {ID_BITS} bits, got {v}")
-
-    def to_bits(self) -> np.ndarray:
-        """(64,) uint8 bits, MSB first."""
-        body = np.array(
-            _int_bits(TOOL_TAG, 8)
-            + _int_bits(KINDS.index(self.kind), 4)
-            + _int_bits(self.model_id, ID_BITS)
-            + _int_bits(self.run_id, ID_BITS),
-            dtype=np.uint8,
-        )
-        return np.concatenate([body, np.array(_int_bits(_crc16(body), 16), dtype=np.uint8)])
-
-    @classmethod
-    def from_bits(cls, bits: np.ndarray) -> WatermarkPayload | None:
-        """Parse 64 bits; None when the tool tag, kind or CRC do not match."""
-        bits = np.asarray(bits, dtype=np.uint8)
-        if _bits_int(bits[:8]) != TOOL_TAG:
-            return None
-        if _crc16(bits[:48]) != _bits_int(bits[48:]):
-            return None
-        kind = _bits_int(bits[8:12])
-        if kind >= len(KINDS):
-            return None
-        return cls(KINDS[kind], _bits_int(bits[12:30]), _bits_int(bits[30:48]))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tool": "deepfake-lab",
-            "kind": self.kind,
-            "model_id": f"{self.model_id:05x}",
-            "run_id": f"{self.run_id:05x}",
-        }
-
-
-def short_id(text: str) -> int:
-    """18-bit id from a string (e.g. a weights SHA-256 hex or a model name)."""
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:3], "big") >> (24 - ID_BITS)
 
 
 @dataclass(frozen=True)
@@ -399,7 +293,6 @@ _ROLL_IDX = np.array(
     [np.roll(np.arange(BITS).reshape(TILE, TILE), (-r, -c), axis=(0, 1)).reshape(-1)
      for r in range(TILE) for c in range(TILE)]
 )
-_TAG_BITS = np.array(_int_bits(TOOL_TAG, 8), dtype=np.uint8)
 
 
 def _tiles_at(img: np.ndarray, config: WatermarkConfig, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -468,7 +361,7 @@ def _try_decode_many(
     mean = np.where(counts > 0, totals / np.maximum(counts, 1e-12), 0.0).reshape(len(totals), -1)
     rolled = mean[:, _ROLL_IDX]  # (P phases, 64 shifts, 64 slots)
     bits = (rolled > 0).astype(np.uint8) ^ _KEY
-    tagged = (bits[:, :, :8] == _TAG_BITS).all(axis=2) & ok[:, None]
+    tagged = (bits[:, :, :8] == TAG_BITS).all(axis=2) & ok[:, None]
     for p, k in zip(*np.nonzero(tagged), strict=True):  # row-major: phase order first, then shift
         payload = WatermarkPayload.from_bits(bits[p, k])
         if payload is None:
@@ -600,70 +493,3 @@ def prepare_small(image: np.ndarray, min_side: int = MIN_SIDE, max_factor: int =
     if k == 1:
         return image, 1
     return np.repeat(np.repeat(image, k, axis=0), k, axis=1), k
-
-
-# --- exact re-implementation of invisible-watermark 0.2.0 `dwtDct` (for the compatibility check) ---
-
-
-def _cv2_bgr2yuv_u8(bgr: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV)
-
-
-def maxdct_compat_encode(
-    bgr: np.ndarray, bits: list[int], scales: tuple[float, float, float] = (0, 36, 36), block: int = 4
-) -> np.ndarray:
-    """invisible-watermark 0.2.0 `WatermarkEncoder.encode(bgr, "dwtDct")`, bit for bit (quirks included).
-
-    Args:
-        bgr: uint8 (H, W, 3) BGR (the library's convention).
-        bits: the watermark bits (block n carries bits[n % len(bits)]).
-    """
-    import cv2
-
-    row, col = bgr.shape[:2]
-    yuv = _cv2_bgr2yuv_u8(bgr)
-    for channel in range(2):  # the library visits channels 0 and 1 only
-        if scales[channel] <= 0:
-            continue
-        ca1, (h1, v1, d1) = pywt.dwt2(yuv[: row // 4 * 4, : col // 4 * 4, channel], "haar")
-        scale = scales[channel]
-        num = 0
-        for i in range(ca1.shape[0] // block):
-            for j in range(ca1.shape[1] // block):
-                blk = ca1[i * block : (i + 1) * block, j * block : (j + 1) * block]
-                pos = int(np.argmax(np.abs(blk.flatten()[1:]))) + 1
-                bi, bj = pos // block, pos % block
-                val = blk[bi, bj]
-                bit = bits[num % len(bits)]
-                mag = (abs(val) // scale + 0.25 + 0.5 * bit) * scale
-                blk[bi, bj] = mag if val >= 0 else -mag
-                num += 1
-        rec = pywt.idwt2((ca1, (v1, h1, d1)), "haar")  # sic: h and v swapped, as in the library
-        yuv[: row // 4 * 4, : col // 4 * 4, channel] = rec  # sic: unsafe cast to uint8, as in the library
-    return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
-
-
-def maxdct_compat_decode(
-    bgr: np.ndarray, n_bits: int, scales: tuple[float, float, float] = (0, 36, 36), block: int = 4
-) -> np.ndarray:
-    """invisible-watermark 0.2.0 `WatermarkDecoder.decode(bgr, "dwtDct")` bits: (n_bits,) bool."""
-    row, col = bgr.shape[:2]
-    yuv = _cv2_bgr2yuv_u8(bgr)
-    scores: list[list[int]] = [[] for _ in range(n_bits)]
-    for channel in range(2):
-        if scales[channel] <= 0:
-            continue
-        ca1 = pywt.dwt2(yuv[: row // 4 * 4, : col // 4 * 4, channel], "haar")[0]
-        scale = scales[channel]
-        num = 0
-        for i in range(ca1.shape[0] // block):
-            for j in range(ca1.shape[1] // block):
-                blk = ca1[i * block : (i + 1) * block, j * block : (j + 1) * block]
-                pos = int(np.argmax(np.abs(blk.flatten()[1:]))) + 1
-                val = abs(blk[pos // block, pos % block])
-                scores[num % n_bits].append(int((val % scale) > 0.5 * scale))
-                num += 1
-    avg = np.array([np.mean(s) for s in scores])
-    return avg * 255 > 127

@@ -21,11 +21,11 @@ from torch import nn
 
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.fsutil import atomic_write_bytes, atomic_write_text, remove_stale_temp
+from deepfake_lab.fsutil import atomic_write_bytes, atomic_write_text
+from deepfake_lab.models.cards import CARD_KIND, read_card, resolve_export, validate_model_kwargs
 
 FORMAT_VERSION = 1
 STATE_KIND = "deepfake-lab/training-state"
-CARD_KIND = "deepfake-lab/model"
 
 
 def rng_state() -> dict[str, Any]:
@@ -116,37 +116,6 @@ def _safetensors_bytes(tensors: dict[str, torch.Tensor], model_name: str) -> byt
     return save(tensors, metadata={"kind": CARD_KIND, "model": model_name})
 
 
-def resolve_export(path: Path) -> tuple[Path, Path]:
-    """Accept a run dir, an export dir, a .safetensors or a .json card; return (weights, card) paths."""
-    path = Path(path)
-    if path.is_dir():
-        for cand in (path / "export" / "model.safetensors", path / "model.safetensors"):
-            if cand.is_file():
-                path = cand
-                break
-        else:
-            raise BadInputError(f"no exported model in {path} (expected export/model.safetensors)")
-    if path.suffix == ".json":
-        st, card = path.with_suffix(".safetensors"), path
-    else:
-        st, card = path, path.with_suffix(".json")
-    if not st.is_file():
-        raise BadInputError(f"model weights not found: {st}")
-    if not card.is_file():
-        raise BadInputError(f"model card not found beside the weights: {card}")
-    return st, card
-
-
-def read_card(path: Path) -> dict[str, Any]:
-    try:
-        card = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise BadInputError(f"{path} is not a deepfake-lab model card") from None
-    if not isinstance(card, dict) or card.get("kind") != CARD_KIND or "model" not in card:
-        raise BadInputError(f"{path} is not a deepfake-lab model card")
-    return card
-
-
 def load_exported(
     path: Path, *, family: str | None = None, what: str = "", hint: str = ""
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -156,7 +125,7 @@ def load_exported(
         family: when given, a card of another family is refused (before any weights are read) with
             "<path> is a <family> model (<model>), not <what>; <hint>".
     """
-    from deepfake_lab.registry import create_model, validate_model_kwargs
+    from deepfake_lab.models.catalogue import create_model
 
     st, card_path = resolve_export(path)
     card = read_card(card_path)
@@ -221,13 +190,9 @@ def _check_shapes(stored: dict[str, tuple[int, ...]], model: nn.Module, st: Path
 
 
 __all__ = [
-    "atomic_write_bytes",
-    "atomic_write_text",
     "export_model",
     "load_exported",
     "load_training_state",
-    "read_card",
-    "remove_stale_temp",
     "rng_state",
     "safetensors_shapes",
     "save_training_state",

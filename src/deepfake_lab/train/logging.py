@@ -69,7 +69,7 @@ def truncate_metrics(run_dir: Path, step: int) -> int:
             continue
         keep.append(line)
     if dropped:
-        from deepfake_lab.train.checkpoint import atomic_write_text
+        from deepfake_lab.fsutil import atomic_write_text
 
         atomic_write_text(path, "".join(f"{ln}\n" for ln in keep))
     return dropped

@@ -5,7 +5,7 @@ read with ``torch.load(weights_only=True)`` (no pickled code) and loaded with ``
 sub-module, whose parameter names match the checkpoint's (the classifier of the checkpoint is dropped).
 
 Example:
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> model = create_model("mobilenet-v2")
     >>> load_pretrained_backbone(model, "mobilenet-v2-imagenet")  # doctest: +SKIP
     'features: 312 tensors from mobilenet_v2-b0353104.pth'

@@ -1,14 +1,19 @@
-"""From a command line's words to a resolved run: preset or model name, YAML file, overrides, run dir."""
+"""From a command line's words to a resolved run: preset or model name, YAML file, overrides, run dir, and the
+one place that completes a config with what its model and data determine (`resolve_run_config`)."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from deepfake_lab.config import RunConfig, apply_overrides, config_from_dict, load_preset, load_yaml
+from deepfake_lab.config import DataConfig, RunConfig, apply_overrides, config_from_dict, load_preset, load_yaml
+from deepfake_lab.data.datasets import ImageDataset, load_dataset
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.registry import list_models
+from deepfake_lab.models.catalogue import list_models, model_entry
+from deepfake_lab.train.tasks import check_task_data
 
 
 def build_run_config(
@@ -39,6 +44,59 @@ def build_run_config(
         raise BadInputError(f"unknown model {data['model']!r}; see `deepfake-lab models`")
     cfg = config_from_dict(data)
     return apply_overrides(cfg, overrides or [])
+
+
+def load_train_data(data: DataConfig) -> ImageDataset:
+    """The training split that a run's `data` section names (what the Trainer trains on)."""
+    return load_dataset(data.name, "train", image_size=data.image_size, channels=data.channels, limit=data.limit)
+
+
+def resolve_task(cfg: RunConfig) -> RunConfig:
+    """Set `cfg.task` to the model's registered default task when unset, and lay the config's `task_kwargs`
+    over the model's `task_defaults`; in place, returns `cfg`. The first half of `resolve_run_config`."""
+    entry = model_entry(cfg.model)
+    cfg.task = cfg.task or entry.tags.get("task")
+    if cfg.task is None:
+        raise BadInputError(f"model {cfg.model!r} has no default task; set `task` in the config")
+    cfg.task_kwargs = {**entry.tags.get("task_defaults", {}), **cfg.task_kwargs}
+    return cfg
+
+
+def fill_model_kwargs(cfg: RunConfig, data: ImageDataset) -> dict[str, Any]:
+    """Model kwargs with what the data determines (shape, image size, channels, class count), where accepted."""
+    kwargs = dict(cfg.model_kwargs)
+    params = inspect.signature(model_entry(cfg.model).factory).parameters
+    if "in_shape" in params and "in_shape" not in kwargs:
+        kwargs["in_shape"] = list(data.shape)
+    c, h, w = data.shape
+    if "image_size" in params and "image_size" not in kwargs and h == w:
+        kwargs["image_size"] = h
+    if "in_channels" in params and "in_channels" not in kwargs:
+        kwargs["in_channels"] = c
+    if "n_classes" in params and "n_classes" not in kwargs and data.classes:
+        kwargs["n_classes"] = len(data.classes)
+    return kwargs
+
+
+def resolve_run_config(cfg: RunConfig, train_data: ImageDataset | None = None) -> RunConfig:
+    """Complete `cfg` into what the run trains with and its `config.yaml` holds (`train --dry-run` prints it).
+
+    Preset, config file and overrides are `build_run_config`'s; this adds what the model and the data
+    determine: the model's default task and task defaults (`resolve_task`), a check that the task can use the
+    data, and the model kwargs the training data fixes (`fill_model_kwargs`: in_shape, image_size,
+    in_channels, n_classes, unless set). The Trainer calls it too, so that library callers get the same; a
+    resolved config comes back unchanged. Fills `cfg` in place (callers read it back) and returns it.
+
+    Args:
+        cfg: the config from `build_run_config` (or a run dir's config.yaml).
+        train_data: the training split when already loaded; None loads it (`load_train_data`).
+    """
+    resolve_task(cfg)
+    assert cfg.task is not None
+    data = train_data if train_data is not None else load_train_data(cfg.data)
+    check_task_data(cfg.task, data)
+    cfg.model_kwargs = fill_model_kwargs(cfg, data)
+    return cfg
 
 
 def _deep_merge(base: dict, top: dict) -> dict:

@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import random
 import shlex
@@ -35,22 +34,24 @@ from rich.progress import (
 from torch import Tensor, nn
 
 from deepfake_lab.config import RunConfig, config_from_dict, dump_yaml
-from deepfake_lab.data.datasets import BatchSampler, ImageDataset, load_dataset
+from deepfake_lab.data.datasets import BatchSampler, load_dataset
+from deepfake_lab.data.splits import load_test_split
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import remove_stale_temp
 from deepfake_lab.imaging import make_grid, save_image, stack_grids
-from deepfake_lab.registry import create_model, model_entry
+from deepfake_lab.models.catalogue import create_model, model_entry
 from deepfake_lab.train import distributed as ddp
 from deepfake_lab.train.checkpoint import (
     export_model,
     load_training_state,
-    remove_stale_temp,
     rng_state,
     save_training_state,
     set_rng_state,
 )
 from deepfake_lab.train.device import resolve_device
 from deepfake_lab.train.logging import RunLogger, truncate_metrics
-from deepfake_lab.train.tasks import Task, check_task_data, create_task
+from deepfake_lab.train.run import load_train_data, resolve_run_config
+from deepfake_lab.train.tasks import Task, create_task
 
 CHECKPOINT_NAME = "checkpoints/last.pt"
 
@@ -113,22 +114,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def fill_model_kwargs(cfg: RunConfig, data: ImageDataset) -> dict[str, Any]:
-    """Model kwargs with what the data determines (shape, image size, channels, class count), where accepted."""
-    kwargs = dict(cfg.model_kwargs)
-    params = inspect.signature(model_entry(cfg.model).factory).parameters
-    if "in_shape" in params and "in_shape" not in kwargs:
-        kwargs["in_shape"] = list(data.shape)
-    c, h, w = data.shape
-    if "image_size" in params and "image_size" not in kwargs and h == w:
-        kwargs["image_size"] = h
-    if "in_channels" in params and "in_channels" not in kwargs:
-        kwargs["in_channels"] = c
-    if "n_classes" in params and "n_classes" not in kwargs and data.classes:
-        kwargs["n_classes"] = len(data.classes)
-    return kwargs
-
-
 def build_optimizer(
     params: list[nn.Parameter], cfg: RunConfig, *, lr: float | None = None, betas: list[float] | None = None
 ) -> torch.optim.Optimizer:
@@ -161,7 +146,7 @@ class Trainer:
     """Runs a task's phases for `cfg.train.steps` steps with logging, previews, checkpoints and export.
 
     Args:
-        cfg: the resolved run configuration.
+        cfg: the run configuration; completed in place by `train.run.resolve_run_config` (what config.yaml holds).
         run_dir: where config.yaml, metrics.jsonl, tb/, samples/, checkpoints/ and export/ go.
         progress: show a rich progress bar with ETA.
         console: rich console for messages.
@@ -206,19 +191,14 @@ class Trainer:
         seed_everything(t.seed)
 
         d = cfg.data
-        self.train_data = load_dataset(d.name, "train", image_size=d.image_size, channels=d.channels, limit=d.limit)
-        try:
-            self.eval_data = load_dataset(d.name, "test", image_size=d.image_size, channels=d.channels)
-        except BadInputError:
-            self.eval_data = self.train_data
+        self.train_data = load_train_data(d)
+        self.eval_data = load_test_split(
+            load_dataset, d.name, fallback=self.train_data, image_size=d.image_size, channels=d.channels
+        )
+        resolve_run_config(cfg, self.train_data)
+        assert cfg.task is not None
         entry = model_entry(cfg.model)
         self.family = entry.family
-        cfg.task = cfg.task or entry.tags.get("task")
-        if cfg.task is None:
-            raise BadInputError(f"model {cfg.model!r} has no default task; set `task` in the config")
-        cfg.task_kwargs = {**entry.tags.get("task_defaults", {}), **cfg.task_kwargs}
-        check_task_data(cfg.task, self.train_data)
-        cfg.model_kwargs = fill_model_kwargs(cfg, self.train_data)
         self.model = create_model(cfg.model, **cfg.model_kwargs)
         self.is_conv = bool(entry.tags.get("conv", False))
         self.channels_last = (

@@ -146,7 +146,7 @@ def test_gan_track_cross_generator_ap(tmp_path, toy_bench):
 
 def test_detector_presets_resolve_and_the_default_one_trains(toy_bench, tmp_path):
     from deepfake_lab.config import preset_names
-    from deepfake_lab.registry import model_entry
+    from deepfake_lab.models.catalogue import model_entry
     from deepfake_lab.train.run import build_run_config
     from deepfake_lab.train.trainer import Trainer
 

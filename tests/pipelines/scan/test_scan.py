@@ -16,6 +16,7 @@ from torch import nn
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.metrics.detection import aggregate, confident_strategy
 from deepfake_lab.metrics.gradcam import find_cam_layer, grad_cam, overlay_heatmap
+from deepfake_lab.models.catalogue import create_model
 from deepfake_lab.pipelines import scan as scan_mod
 from deepfake_lab.pipelines.scan import (
     FileScan,
@@ -27,7 +28,6 @@ from deepfake_lab.pipelines.scan import (
 )
 from deepfake_lab.pipelines.scan import detector as detector_mod
 from deepfake_lab.pipelines.scan.schema import check, validate
-from deepfake_lab.registry import create_model
 from deepfake_lab.video import is_live_source
 from support.scan import CROP, MARGIN, N_BLANK, N_FAKE, N_REAL
 

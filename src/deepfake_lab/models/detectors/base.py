@@ -8,7 +8,7 @@ so that training, benchmarks and scans never special-case a detector (DeepfakeBe
 
 Example:
     >>> import torch
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> out = create_model("meso4", image_size=64)(torch.rand(2, 3, 64, 64))
     >>> sorted(out), out["probs"].shape
     (['features', 'logits', 'probs'], torch.Size([2]))
@@ -63,3 +63,32 @@ def check_input(x: Tensor, channels: int) -> None:
     """Raise ValueError unless x is [B, channels, H, W]."""
     if x.dim() != 4 or x.shape[1] != channels:
         raise ValueError(f"detector expects [B, {channels}, H, W] in [0, 1], got {tuple(x.shape)}")
+
+
+class PooledDetector(nn.Module):
+    """A CNN detector built as norm -> stem -> blocks -> global average pool -> dropout + linear logit.
+
+    Subclasses call `super().__init__(...)` (sets `image_size`, `in_channels` and the in-model `norm`), build
+    `stem` and `blocks`, then `set_head(num_features, dropout)`; the forward pass is this class's, with the one
+    output contract: x [B, C, H, W] in [0, 1] -> {"logits": [B], "probs": [B], "features": [B, num_features]}.
+    """
+
+    stem: nn.Module
+    blocks: nn.Module
+
+    def __init__(self, *, image_size: int, in_channels: int, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.image_size, self.in_channels = int(image_size), int(in_channels)
+        self.norm = Normalize(mean=mean, std=std, channels=in_channels)
+
+    def set_head(self, num_features: int, dropout: float) -> None:
+        """Add the pooling and the logit layer on top of `num_features` channels."""
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, 1))
+        self.num_features = int(num_features)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """x: [B, C, H, W] in [0, 1] -> {"logits": [B], "probs": [B], "features": [B, num_features]}."""
+        check_input(x, self.in_channels)
+        f = self.pool(self.blocks(self.stem(self.norm(x))))
+        return detector_output(self.head(f), f)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from deepfake_lab.models.detectors.base import DEFAULT_MEAN, DEFAULT_STD, Normalize, check_input, detector_output
+from deepfake_lab.models.detectors.base import DEFAULT_MEAN, DEFAULT_STD, PooledDetector
 from deepfake_lab.registry import register_model
 
 # (expand ratio, output channels, repeats, first stride, kernel) of EfficientNet-B0
@@ -80,8 +80,10 @@ class MBConv(nn.Module):
         return x + y if self.residual else y
 
 
-class EfficientNetDetector(nn.Module):
+class EfficientNetDetector(PooledDetector):
     """EfficientNet-style binary detector.
+
+    Forward: `PooledDetector.forward` (features: the pooled [B, head channels] activations before the logit).
 
     Args:
         image_size: nominal input side (B0: 224; the net itself is size-agnostic).
@@ -106,11 +108,9 @@ class EfficientNetDetector(nn.Module):
         mean: Sequence[float] = DEFAULT_MEAN,
         std: Sequence[float] = DEFAULT_STD,
     ) -> None:
-        super().__init__()
         if width <= 0 or depth <= 0:
             raise ValueError(f"width and depth must be positive, got {width}, {depth}")
-        self.image_size, self.in_channels = int(image_size), int(in_channels)
-        self.norm = Normalize(mean=mean, std=std, channels=in_channels)
+        super().__init__(image_size=image_size, in_channels=in_channels, mean=mean, std=std)
         c = round_channels(32 * width)
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.SiLU()
@@ -124,15 +124,7 @@ class EfficientNetDetector(nn.Module):
         head = round_channels(head_channels * width)
         blocks += [nn.Conv2d(c, head, 1, bias=False), nn.BatchNorm2d(head), nn.SiLU()]
         self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(head, 1))
-        self.num_features = head
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """x: [B, C, H, W] in [0, 1] -> {"logits": [B], "probs": [B], "features": [B, head]}."""
-        check_input(x, self.in_channels)
-        f = self.pool(self.blocks(self.stem(self.norm(x))))
-        return detector_output(self.head(f), f)
+        self.set_head(head, dropout)
 
 
 @register_model("efficientnet-b0", family="detector", task="detection", conv=True)

@@ -16,7 +16,7 @@ Size-agnostic (global pooling); `image_size` is the nominal input.
 
 Example:
     >>> import torch
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> out = create_model("mobilenet-v2", image_size=64, mask_head=True)(torch.rand(2, 3, 64, 64))
     >>> out["probs"].shape, out["mask"].shape
     (torch.Size([2]), torch.Size([2, 1, 4, 4]))

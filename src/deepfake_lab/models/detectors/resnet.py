@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from deepfake_lab.models.detectors.base import DEFAULT_MEAN, DEFAULT_STD, Normalize, check_input, detector_output
+from deepfake_lab.models.detectors.base import DEFAULT_MEAN, DEFAULT_STD, PooledDetector
 from deepfake_lab.registry import register_model
 
 
@@ -32,8 +32,10 @@ class BasicBlock(nn.Module):
         return self.act(self.body(x) + self.skip(x))
 
 
-class ResNetDetector(nn.Module):
+class ResNetDetector(PooledDetector):
     """ResNet-style binary detector.
+
+    Forward: `PooledDetector.forward` (features: the pooled [B, 8·width] activations before the logit).
 
     Args:
         image_size: nominal input side (the net itself is size-agnostic).
@@ -58,12 +60,10 @@ class ResNetDetector(nn.Module):
         mean: Sequence[float] = DEFAULT_MEAN,
         std: Sequence[float] = DEFAULT_STD,
     ) -> None:
-        super().__init__()
         if width < 1 or not layers or min(layers) < 1:
             raise ValueError(f"bad ResNet size: width={width}, layers={list(layers)}")
-        self.image_size, self.in_channels = int(image_size), int(in_channels)
+        super().__init__(image_size=image_size, in_channels=in_channels, mean=mean, std=std)
         w = int(width)
-        self.norm = Normalize(mean=mean, std=std, channels=in_channels)
         if small_stem:
             self.stem = nn.Sequential(nn.Conv2d(in_channels, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU())
         else:
@@ -79,15 +79,7 @@ class ResNetDetector(nn.Module):
                 blocks.append(BasicBlock(c, c_out, stride=2 if (j == 0 and i > 0) else 1))
                 c = c_out
         self.blocks = nn.Sequential(*blocks)
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(c, 1))
-        self.num_features = c
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """x: [B, C, H, W] in [0, 1] -> {"logits": [B], "probs": [B], "features": [B, 8·width]}."""
-        check_input(x, self.in_channels)
-        f = self.pool(self.blocks(self.stem(self.norm(x))))
-        return detector_output(self.head(f), f)
+        self.set_head(c, dropout)
 
 
 @register_model("resnet18", family="detector", task="detection", conv=True)

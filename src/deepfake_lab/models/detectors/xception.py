@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from deepfake_lab.models.detectors.base import DEFAULT_MEAN, DEFAULT_STD, Normalize, check_input, detector_output
+from deepfake_lab.models.detectors.base import DEFAULT_MEAN, DEFAULT_STD, PooledDetector
 from deepfake_lab.registry import register_model
 
 
@@ -56,8 +56,10 @@ class XceptionBlock(nn.Module):
         return self.body(x) + self.skip(x)
 
 
-class XceptionDetector(nn.Module):
+class XceptionDetector(PooledDetector):
     """Xception-style binary detector.
+
+    Forward: `PooledDetector.forward` (features: the pooled [B, 32·width] activations before the logit).
 
     Args:
         image_size: nominal input side (the net itself is size-agnostic).
@@ -80,12 +82,10 @@ class XceptionDetector(nn.Module):
         mean: Sequence[float] = DEFAULT_MEAN,
         std: Sequence[float] = DEFAULT_STD,
     ) -> None:
-        super().__init__()
         if width < 1 or middle_blocks < 0:
             raise ValueError(f"bad Xception size: width={width}, middle_blocks={middle_blocks}")
-        self.image_size, self.in_channels = int(image_size), int(in_channels)
+        super().__init__(image_size=image_size, in_channels=in_channels, mean=mean, std=std)
         w = int(width)
-        self.norm = Normalize(mean=mean, std=std, channels=in_channels)
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
             nn.Conv2d(w, 2 * w, 3, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(),
@@ -101,15 +101,7 @@ class XceptionDetector(nn.Module):
             SeparableConv(24 * w, 32 * w), nn.BatchNorm2d(32 * w), nn.ReLU(),
         ]  # fmt: skip
         self.blocks = nn.Sequential(*entry, *middle, *exit_)
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(32 * w, 1))
-        self.num_features = 32 * w
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """x: [B, C, H, W] in [0, 1] -> {"logits": [B], "probs": [B], "features": [B, 32·width]}."""
-        check_input(x, self.in_channels)
-        f = self.pool(self.blocks(self.stem(self.norm(x))))
-        return detector_output(self.head(f), f)
+        self.set_head(32 * w, dropout)
 
 
 @register_model("xception", family="detector", task="detection", conv=True)

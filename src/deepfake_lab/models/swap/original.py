@@ -7,7 +7,7 @@ bottleneck, a dense layer back to a 4×4 map and a pixel-shuffle upscale; each d
 pixel-shuffle blocks to the input size and ends with a 5×5 conv + sigmoid (RGB, optionally + a mask channel).
 
 Example:
-    >>> from deepfake_lab.registry import create_model
+    >>> from deepfake_lab.models.catalogue import create_model
     >>> m = create_model("swap-lite", image_size=64)
     >>> x = torch.rand(2, 3, 64, 64)
     >>> m(x, "b").shape

@@ -94,7 +94,7 @@ class EvalOptions:
     def validate(self) -> None:
         """Raise BadInputError on an unknown detector or an out-of-range number."""
         from deepfake_lab.config import preset_names
-        from deepfake_lab.registry import list_models
+        from deepfake_lab.models.catalogue import list_models
 
         if not self.detectors:
             raise BadInputError("name at least one detector")

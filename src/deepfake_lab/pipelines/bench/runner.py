@@ -88,7 +88,7 @@ def predict(model: nn.Module, images: Tensor, batch_size: int = 256) -> np.ndarr
 def is_cnn(detector: str) -> bool:
     """Whether a detector preset or model is trained by gradient steps (else: a closed-form fit)."""
     from deepfake_lab.config import load_preset
-    from deepfake_lab.registry import model_entry
+    from deepfake_lab.models.catalogue import model_entry
 
     preset = load_preset(detector)
     model = preset.get("model", detector) if preset else detector
@@ -165,7 +165,7 @@ class Runner:
         init: nn.Module | None = None, lr: float | None = None,
     ) -> nn.Module:  # fmt: skip
         """Train `detector` on `rows` (or load the finished run `name`); returns the model in eval mode."""
-        from deepfake_lab.registry import model_entry
+        from deepfake_lab.models.catalogue import model_entry
         from deepfake_lab.train.run import build_run_config
 
         run = self.out / "runs" / name

@@ -22,8 +22,9 @@ from torch import nn
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.extract import ExtractOptions
 from deepfake_lab.fsutil import sha256_file
+from deepfake_lab.models.cards import resolve_export
 from deepfake_lab.pipelines.scan.options import PRECISION_ENV, OptionError, Ref, ScanOptions, option_specs
-from deepfake_lab.train.checkpoint import load_exported, resolve_export
+from deepfake_lab.train.checkpoint import load_exported
 
 __all__ = [
     "BF16_CPU_FLAGS", "DEFAULT_DETECTOR", "DETECTOR_ENV", "DetectorModel", "auto_precision", "crop_policy",

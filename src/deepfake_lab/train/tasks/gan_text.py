@@ -17,14 +17,14 @@ from torch import Tensor, nn
 from deepfake_lab.data.datasets import Batch, ImageDataset
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.models.gans.text2image import ENCODERS, TEMPLATES, class_captions, encode_texts
-from deepfake_lab.train.gan_tasks import to_signed, to_unit
-from deepfake_lab.train.gan_tasks_image import TwoPlayerTask, _settings, frozen
-from deepfake_lab.train.tasks import TASKS
+from deepfake_lab.train.tasks.base import register_task
+from deepfake_lab.train.tasks.gan import to_signed, to_unit
+from deepfake_lab.train.tasks.gan_image import TwoPlayerTask, _settings, frozen
 
 PREVIEW_PER_CLASS = 8
 
 
-@TASKS.register("gan-cls", family="gan")
+@register_task("gan-cls", family="gan")
 class GANCLSTask(TwoPlayerTask):
     """Text-conditional adversarial training on a labelled dataset.
 

@@ -1,14 +1,8 @@
-"""Per-family task objects: they hold the losses and optimizer phases; the one Trainer runs them.
-
-A task owns its nets (what checkpoints and exports save) and exposes `phases(step)`: each phase names an
-optimizer and a loss callable returning `{"loss": tensor, **logs}`. A GAN task has a D phase and a G
-phase; an autoencoder task has one; a task with no phases (PCA) does its work in `setup`.
-"""
+"""Autoencoder tasks: reconstruction (+ sparsity, denoising, contractive penalty), greedy stacked pretraining
+with supervised fine-tuning, and PCA fitted in closed form."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,61 +18,7 @@ from deepfake_lab.losses import (
     mse_per_pixel,
     reconstruction_loss,
 )
-from deepfake_lab.registry import Registry
-
-LossFn = Callable[[Batch], dict[str, Tensor]]
-
-
-@dataclass
-class Phase:
-    """One optimisation step inside a training step: `loss(batch)` then a step of `optimizer`."""
-
-    name: str
-    optimizer: str
-    loss: LossFn
-
-
-class Task:
-    """Base class. Subclasses set `self.nets` and implement `phases` (and optionally the hooks)."""
-
-    nets: dict[str, nn.Module]
-    main_net: str = "model"
-
-    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Optimizer name -> parameters (one optimizer per name)."""
-        return {"main": [p for net in self.nets.values() for p in net.parameters() if p.requires_grad]}
-
-    def optimizer_settings(self) -> dict[str, dict[str, Any]]:
-        """Per-optimizer overrides of `optim.lr` / `optim.betas`: name -> {"lr": ..., "betas": [...]}."""
-        return {}
-
-    def phases(self, step: int) -> list[Phase]:
-        raise NotImplementedError
-
-    @classmethod
-    def check_data(cls, data: ImageDataset) -> None:
-        """Reject a training set this task cannot use, before any model is built (raise BadInputError)."""
-
-    def setup(self, data: ImageDataset) -> None:
-        """Called once with the training set before the first step (fresh runs and resumes)."""
-
-    def samples(self, batch: Batch) -> dict[str, Tensor]:
-        """Named image grids rows for previews: name -> float [N, C, H, W] in [0, 1]."""
-        return {}
-
-    @torch.no_grad()
-    def evaluate(self, batch: Batch) -> dict[str, float]:
-        """Held-out metrics on a batch (the trainer logs them at the end)."""
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
-
-
-TASKS: Registry[Task] = Registry("task")
+from deepfake_lab.train.tasks.base import Phase, Task, register_task
 
 
 def corrupt(x: Tensor, noise: str, level: float, generator: torch.Generator | None = None) -> Tensor:
@@ -106,7 +46,7 @@ def _interp_rows(model: nn.Module, x: Tensor, steps: int = 8) -> Tensor:
     return model.decode(alphas * z[0:1] + (1 - alphas) * z[1:2]).float().clamp(0, 1)
 
 
-@TASKS.register("autoencoder", family="autoencoder")
+@register_task("autoencoder", family="autoencoder")
 class AutoencoderTask(Task):
     """Reconstruction + optional sparsity (KL), denoising corruption and contractive penalty.
 
@@ -187,7 +127,7 @@ class AutoencoderTask(Task):
         return out
 
 
-@TASKS.register("stacked-autoencoder", family="autoencoder")
+@register_task("stacked-autoencoder", family="autoencoder")
 class StackedAutoencoderTask(Task):
     """Greedy layer-wise pretraining of a StackedAutoencoder, then supervised fine-tuning.
 
@@ -283,7 +223,7 @@ class StackedAutoencoderTask(Task):
         self._ft_gen.set_state(state["ft_generator"])
 
 
-@TASKS.register("pca", family="autoencoder")
+@register_task("pca", family="autoencoder")
 class PCATask(Task):
     """Fits PCA on (up to `max_fit` items of) the training set in `setup`; there is nothing to optimise."""
 
@@ -321,27 +261,3 @@ class PCATask(Task):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.fitted = bool(state.get("fitted", False))
-
-
-def check_task_data(name: str, data: ImageDataset) -> None:
-    """Let task `name` reject `data` before the model is built (clear message instead of a shape error)."""
-    factory = TASKS.get(name).factory
-    if isinstance(factory, type) and issubclass(factory, Task):
-        factory.check_data(data)
-
-
-def create_task(name: str, model: nn.Module, **kwargs: Any) -> Task:
-    """Build the registered task `name` around `model`; bad keyword arguments are user errors."""
-    entry = TASKS.get(name)
-    try:
-        return entry.factory(model, **kwargs)
-    except TypeError as exc:
-        raise BadInputError(f"bad task option for {name!r}: {exc}") from None
-
-
-# Task families that live in their own modules register on import (one line each).
-from deepfake_lab.train import (  # noqa: E402
-    detect_tasks,  # noqa: F401  (registers the detection tasks)
-    gan_tasks,  # noqa: F401  (registers the adversarial tasks)
-    swap_tasks,  # noqa: F401  (registers the face-swap task)
-)

@@ -25,7 +25,7 @@ from deepfake_lab.losses.adversarial import (
     discriminator_loss,
     generator_loss,
 )
-from deepfake_lab.train.tasks import TASKS, Phase, Task
+from deepfake_lab.train.tasks.base import Phase, Task, register_task
 
 PREVIEW_PER_CLASS = 8
 PREVIEW_COUNT = 64
@@ -41,7 +41,7 @@ def to_unit(x: Tensor) -> Tensor:
     return ((x.float() + 1) / 2).clamp(0, 1)
 
 
-@TASKS.register("gan", family="gan")
+@register_task("gan", family="gan")
 class GANTask(Task):
     """Alternating D/G training of a `GAN` (unconditional or class-conditional).
 
@@ -198,7 +198,7 @@ def progan_schedule(step: int, stage_steps: int, n_stages: int, fade_fraction: f
     return stage, min(1.0, (step - stage * stage_steps) / fade)
 
 
-@TASKS.register("progan", family="gan")
+@register_task("progan", family="gan")
 class ProGANTask(GANTask):
     """The adversarial task with progressive growing: the step sets the nets' (stage, α) before each step.
 
@@ -246,7 +246,3 @@ class ProGANTask(GANTask):
             "resolution": torch.tensor(float(self.model.resolution)),
             "alpha": self.model.generator.alpha.detach().float().clone(),
         }
-
-
-# Image-to-image tasks (pix2pix, CycleGAN) live in their own module and register on import.
-from deepfake_lab.train import gan_tasks_image, gan_tasks_text  # noqa: E402, F401

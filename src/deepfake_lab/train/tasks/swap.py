@@ -18,10 +18,11 @@ from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import Batch, Faceset, ImageDataset, load_faceset
 from deepfake_lab.data.faceset import DEFAULT_HOLDOUT
+from deepfake_lab.data.splits import load_test_split
 from deepfake_lab.data.swap_augment import SwapAugment, augment_swap_batch
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.losses.ssim import dssim, ssim
-from deepfake_lab.train.tasks import TASKS, Phase, Task
+from deepfake_lab.train.tasks.base import Phase, Task, register_task
 
 
 def masked_losses(
@@ -61,7 +62,7 @@ def masked_losses(
     return out
 
 
-@TASKS.register("swap", family="swap")
+@register_task("swap", family="swap")
 class SwapTask(Task):
     """Shared-encoder face swap training on facesets A (trainer data) and B (`faces_b`).
 
@@ -142,10 +143,9 @@ class SwapTask(Task):
         if self.data_b is None:
             parts = data.shape[0] == 5  # B like A: with the eyes + mouth channel when A has it
             self.data_b = load_faceset(self.faces_b, "train", image_size=size, holdout=self.holdout, parts=parts)
-            try:
-                self.eval_b = load_faceset(self.faces_b, "test", image_size=size, holdout=self.holdout, parts=parts)
-            except BadInputError:
-                self.eval_b = self.data_b
+            self.eval_b = load_test_split(
+                load_faceset, self.faces_b, fallback=self.data_b, image_size=size, holdout=self.holdout, parts=parts
+            )
         margin = float(getattr(self.model, "crop_margin", data.margin))
         for fs in (data, self.data_b):
             if abs(fs.margin - margin) > 1e-6:

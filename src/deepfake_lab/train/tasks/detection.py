@@ -30,7 +30,7 @@ from deepfake_lab.data.augment import RobustnessAugment, h264_roundtrip, jpeg, r
 from deepfake_lab.data.datasets import REAL_FAKE_CLASSES, Batch, ImageDataset
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.metrics.detection import detection_report
-from deepfake_lab.train.tasks import TASKS, Phase, Task
+from deepfake_lab.train.tasks.base import Phase, Task, register_task
 
 # fixed degradations of the eval batch: name -> function of float [B, C, H, W]
 EVAL_DEGRADATIONS = {
@@ -180,7 +180,7 @@ def _samples(model: nn.Module, batch: Batch, aug: RobustnessAugment | None) -> d
     return rows
 
 
-@TASKS.register("detection", family="detector")
+@register_task("detection", family="detector")
 class DetectionTask(Task):
     """Binary cross-entropy (real = 0, fake = 1) on a detector's logit, with robustness augmentation.
 
@@ -316,7 +316,7 @@ class DetectionTask(Task):
             self.rng.bit_generator.state = state["rng"]
 
 
-@TASKS.register("frequency-detection", family="detector")
+@register_task("frequency-detection", family="detector")
 class FrequencyDetectionTask(Task):
     """Closed-form fit of a frequency detector on (up to `max_fit` items of) the training set in `setup`.
 

@@ -21,10 +21,11 @@ import torch
 from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import Batch, BatchSampler, ImageDataset
+from deepfake_lab.data.splits import load_test_split
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.losses.adversarial import discriminator_loss, generator_loss
-from deepfake_lab.train.gan_tasks import to_signed, to_unit
-from deepfake_lab.train.tasks import TASKS, Phase, Task
+from deepfake_lab.train.tasks.base import Phase, Task, register_task
+from deepfake_lab.train.tasks.gan import to_signed, to_unit
 
 PREVIEW_ITEMS = 8
 
@@ -93,7 +94,7 @@ class TwoPlayerTask(Task):
         raise NotImplementedError
 
 
-@TASKS.register("pix2pix", family="gan")
+@register_task("pix2pix", family="gan")
 class Pix2PixTask(TwoPlayerTask):
     """Paired translation with a conditional PatchGAN and an L1 term.
 
@@ -230,7 +231,7 @@ class ImagePool:
         self.generator.set_state(state["generator"])
 
 
-@TASKS.register("cyclegan", family="gan")
+@register_task("cyclegan", family="gan")
 class CycleGANTask(Task):
     """Unpaired A <-> B: domain A is the trainer's data, domain B is `data_b`.
 
@@ -291,10 +292,9 @@ class CycleGANTask(Task):
             raise BadInputError(f"domain A {data.name!r} is {list(data.shape)}; the model expects {c}x{h}x{h}")
         if self.data_b is None:
             self.data_b = load_unpaired(self.data_b_name, "train", image_size=h, channels=c)
-            try:
-                self.eval_b = load_unpaired(self.data_b_name, "test", image_size=h, channels=c)
-            except BadInputError:
-                self.eval_b = self.data_b
+            self.eval_b = load_test_split(
+                load_unpaired, self.data_b_name, fallback=self.data_b, image_size=h, channels=c
+            )
         if self.sampler_b is None:
             self.sampler_b = BatchSampler(len(self.data_b), 1, seed=self.seed)
             if self._pending_sampler is not None:
