@@ -4,7 +4,7 @@ Usage: python benchmarks/onnx_backend.py [--rounds 5] [--min-time 0.4] [--thread
 
 1. Crops/s of `detector-default` and `detector-fast` at batch 1 and 8 through the scanner's call contract
    (`DetectorModel.predict` of `pipelines.scan` with precision fp32 / bf16; `OnnxDetector.predict` of
-   `pipelines.onnx_backend`), uint8 crops in, probabilities out. The configurations run interleaved, round
+   `pipelines.scan.onnx_backend`), uint8 crops in, probabilities out. The configurations run interleaved, round
    after round (each call repeated for at least --min-time s), so that foreign load hits them alike; the
    figure is the median over rounds. torch and ONNX Runtime both get --threads intra-op threads (the scanner
    gives the detector 1 beside decoding and face detection).
@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from _common import append_results
 
-from deepfake_lab.pipelines.onnx_backend import load_onnx_detector
-from deepfake_lab.pipelines.scan import DEFAULT_DETECTOR, load_detector
+from deepfake_lab.pipelines.scan import DEFAULT_DETECTOR, load_torch_detector
+from deepfake_lab.pipelines.scan.onnx_backend import load_onnx_detector
 
 BATCHES = (1, 8)
 
@@ -58,10 +58,10 @@ def cold_seconds(code: str, repeats: int) -> tuple[float, bool]:
 def cold_code(backend: str) -> str:
     """Import, load the default detector (verified), score one 112-px crop, print whether torch was imported."""
     if backend == "torch":
-        body = "from deepfake_lab.pipelines.scan import load_detector\n"
-        body += "det = load_detector(); det.choose_precision('fp32')\n"
+        body = "from deepfake_lab.pipelines.scan import load_torch_detector\n"
+        body += "det = load_torch_detector(); det.choose_precision('fp32')\n"
     else:
-        body = "from deepfake_lab.pipelines.onnx_backend import load_onnx_detector\n"
+        body = "from deepfake_lab.pipelines.scan.onnx_backend import load_onnx_detector\n"
         body += f"det = load_onnx_detector({str(DEFAULT_DETECTOR)!r})\n"
     body += "import numpy as np, sys\n"
     body += "det.predict(np.zeros((1, det.crop_size, det.crop_size, 3), np.uint8))\n"
@@ -84,7 +84,7 @@ def main() -> None:
     configs: dict[tuple[str, str, int], Callable[[], object]] = {}
     sizes = {}
     for name in args.names:
-        tdet = load_detector(name)
+        tdet = load_torch_detector(name)
         odet = load_onnx_detector(DEFAULT_DETECTOR.with_name(f"detector-{name}.safetensors"), threads=args.threads)
         sizes[name] = odet.crop_size
         for batch in BATCHES:

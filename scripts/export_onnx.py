@@ -1,4 +1,4 @@
-"""Export the shipped detectors to ONNX for the ONNX Runtime backend (`pipelines.onnx_backend`).
+"""Export the shipped detectors to ONNX for the ONNX Runtime backend (`pipelines.scan.onnx_backend`).
 
 Run it through `scripts/export_onnx.sh`, which makes a throwaway venv with `onnx` (it needs protobuf >= 6,
 which breaks mediapipe, so it must never go into the project's venv). Rerun it whenever a shipped detector's

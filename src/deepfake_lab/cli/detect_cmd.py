@@ -23,8 +23,10 @@ from rich.progress import (
 from rich.table import Table
 
 from deepfake_lab.cli.options import (
+    BACKEND_ENV,
     DEVICE_HELP,
     Aggregation,
+    Backend,
     detector_option,
     flag_of,
     log_file_option,
@@ -41,7 +43,7 @@ from deepfake_lab.pipelines.scan.options import ScanOptions
 from deepfake_lab.pipelines.scan.verdicts import FILE_VERDICTS
 
 if TYPE_CHECKING:  # pragma: no cover  (heavy: torch, OpenCV, PyAV; imported in the command body)
-    from deepfake_lab.pipelines.scan import DetectorModel, FileScan, FrameScore, ScanOutcome
+    from deepfake_lab.pipelines.scan import Detector, FileScan, FrameScore, ScanOutcome
     from deepfake_lab.video.reader import MediaInfo
 
 
@@ -171,7 +173,7 @@ def _table(files: list[FileScan], options: ScanOptions) -> Table:
 
 def _detect_sharded(
     inputs: list[str],
-    det: DetectorModel,
+    det: Detector,
     options: ScanOptions,
     json_out: Path | None,
     progress: _RichScanProgress,
@@ -266,6 +268,13 @@ def detect_command(
         help=f"Exit with code 1 when a file gets one of these verdicts (comma-separated: {', '.join(FAIL_ON)}).",
     ),
     device: str = typer.Option("cpu", "--device", help=f"Detector device: {DEVICE_HELP}"),
+    backend: Backend = typer.Option(
+        "auto",
+        "--backend",
+        envvar=BACKEND_ENV,
+        help="Inference engine: auto = ONNX Runtime when the detector ships an ONNX form and the CPU runs fp32 "
+        "(same scores, faster, no torch import), else torch; onnxruntime; torch.",
+    ),
     check_provenance: bool = typer.Option(
         True, "--provenance/--no-provenance", help="Look for provenance labels (C2PA manifest, watermark)."
     ),
@@ -296,7 +305,7 @@ def detect_command(
         write_csv,
         write_json,
     )
-    from deepfake_lab.train import distributed as ddp
+    from deepfake_lab.train import dist_env as ddp
 
     cv2.setNumThreads(1)
     log = setup_logging(verbose, log_file)
@@ -317,9 +326,11 @@ def detect_command(
     if to_stdout and (ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl")):
         raise BadInputError(f"{to_stdout[0]} -: not available in a sharded/resumable scan (give a file)")
     log.info("scan options: %s", options)
-    from deepfake_lab.train.device import resolve_device
+    from deepfake_lab.train.device import device_name
 
-    det = load_detector(model, device=str(resolve_device(device)))
+    det = load_detector(
+        model, device=device_name(device), backend=backend, precision=options.precision, threads=options.threads
+    )
     # under torchrun rank 0 talks; with `--json -` / `--csv -` stdout carries only the document
     out = Console(soft_wrap=True, quiet=not ddp.env_info().is_main, stderr=bool(to_stdout))
     err = Console(stderr=True)
@@ -365,7 +376,11 @@ def detect_command(
             markup=False,
             highlight=False,
         )
-    out.print(f"precision: {det.precision}; aggregation: {options.aggregation}", markup=False, highlight=False)
+    out.print(
+        f"precision: {det.precision}; backend: {det.backend}; aggregation: {options.aggregation}",
+        markup=False,
+        highlight=False,
+    )
     out.print(_table(result.files, options))
     for f in result.files:
         name = Path(f.source).name or f.source

@@ -31,6 +31,7 @@ from deepfake_lab.pipelines.scan.options import OptionError
 # Enumerated option values (the library's lists; equality is tested).
 Aggregation = Literal["confident", "mean", "max"]
 ScanPrecision = Literal["auto", "fp32", "bf16"]
+Backend = Literal["auto", "onnxruntime", "torch"]  # pipelines.scan.BACKENDS
 TrainPrecision = Literal["fp32", "bf16", "fp16"]
 FaceRange = Literal["auto", "short", "full", "both"]
 GeneratorLoss = Literal["minimax", "non-saturating", "ls", "hinge"]
@@ -46,6 +47,7 @@ DEVICE_HELP = "cpu | cuda | cuda:N | auto (CUDA when present)."
 
 # Environment variables read by the library, declared on the options they set.
 DETECTOR_ENV = "DEEPFAKE_LAB_DETECTOR"  # pipelines.scan.DETECTOR_ENV
+BACKEND_ENV = "DEEPFAKE_LAB_BACKEND"  # pipelines.scan.BACKEND_ENV
 DATA_ENV = "DEEPFAKE_LAB_DATA"  # data.fetch.data_root
 TOKEN_ENV = "DEEPFAKE_LAB_TOKEN"  # serve
 HOME_ENV = "DEEPFAKE_LAB_HOME"  # provenance.keys.HOME_ENV

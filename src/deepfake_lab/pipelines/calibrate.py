@@ -26,7 +26,7 @@ from deepfake_lab.errors import BadInputError
 from deepfake_lab.metrics.calibration import calibrate
 from deepfake_lab.models.cards import read_card, resolve_export
 from deepfake_lab.pipelines.callbacks import ScanProgress
-from deepfake_lab.pipelines.scan import DetectorModel, ScanOptions, ScanResult, scan_paths
+from deepfake_lab.pipelines.scan import Detector, ScanOptions, ScanResult, scan_paths
 
 __all__ = ["UNITS", "CalibrationRun", "calibrate_detector", "scores_of", "write_calibration"]
 
@@ -56,7 +56,7 @@ def scores_of(result: ScanResult, unit: str = "file") -> np.ndarray:
 
 
 def calibrate_detector(
-    model: DetectorModel,
+    model: Detector,
     reals: Sequence[str | Path],
     fakes: Sequence[str | Path] | None = None,
     *,

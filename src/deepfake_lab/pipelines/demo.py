@@ -36,7 +36,7 @@ from deepfake_lab.html import render
 from deepfake_lab.models.cards import read_card
 from deepfake_lab.pipelines.extract import extract
 from deepfake_lab.pipelines.report import VERDICT_CSS, band_text, crop_text, verdict_words, write_report
-from deepfake_lab.pipelines.scan import DetectorModel, FileScan, ScanOptions, ScanResult, load_detector, scan_paths
+from deepfake_lab.pipelines.scan import Detector, FileScan, ScanOptions, ScanResult, load_detector, scan_paths
 from deepfake_lab.pipelines.swap_video import SwapOptions, load_swap_model, swap_media
 from deepfake_lab.video.reader import open_media
 from deepfake_lab.video.writer import VideoWriter
@@ -126,7 +126,7 @@ def _cut(src: Path, dst: Path, first: int, last: int) -> int:
 
 def run_demo(
     out: str | Path = "deepfake-lab-demo",
-    model: str | Path | DetectorModel | None = None,
+    model: str | Path | Detector | None = None,
     *,
     swap_model: str | Path = DEFAULT_SWAP_MODEL,
     log: Callable[[str], None] | None = None,
@@ -148,7 +148,8 @@ def run_demo(
     say = log or (lambda _line: None)
     t_start = time.perf_counter()
     steps: dict[str, float] = {}
-    det = model if isinstance(model, DetectorModel) else load_detector(model)  # fail fast when there is none
+    # fail fast when there is no detector
+    det = load_detector(model) if model is None or isinstance(model, (str, Path)) else model
     sm = load_swap_model(swap_model)
     out = Path(out)
     _prepare_out(out)
@@ -229,7 +230,7 @@ def _card(fs: FileScan, name: str, what: str) -> dict[str, Any]:
     }
 
 
-def _write_page(res: DemoResult, det: DetectorModel, swap_name: str, n_faces: int, band: str = "") -> None:
+def _write_page(res: DemoResult, det: Detector, swap_name: str, n_faces: int, band: str = "") -> None:
     """`index.html`: both clips side by side (verdict, annotated video, links), the extracted faces, timings."""
     page = render(
         "demo.html.j2",

@@ -23,10 +23,9 @@ import numpy as np
 from markupsafe import Markup
 
 from deepfake_lab.html import render
-from deepfake_lab.metrics.gradcam import grad_cam, overlay_heatmap
 from deepfake_lab.pipelines.scan import (
     OUTPUT_MARK,
-    DetectorModel,
+    Detector,
     FileScan,
     ScanOptions,
     ScanResult,
@@ -64,7 +63,7 @@ def _png_b64(image: np.ndarray) -> str:
 
 
 def gradcam_overlays(
-    model: DetectorModel, crops: list[np.ndarray], probs: list[float] | None = None
+    model: Detector, crops: list[np.ndarray], probs: list[float] | None = None
 ) -> list[np.ndarray | None]:
     """Grad-CAM overlays of face crops ((S, S, 3) uint8 RGB each); None for every crop when the detector has
     no spatial convolution layer (frequency detectors).
@@ -75,8 +74,11 @@ def gradcam_overlays(
     """
     if not crops:
         return []
-    x = model.prepare(np.stack(crops)).contiguous()
-    cams = grad_cam(model.net, x)
+    from deepfake_lab.metrics.gradcam import grad_cam, overlay_heatmap  # torch: only for a report's few crops
+
+    tm = model.torch_model()  # the ONNX Runtime backend loads the same weights in torch here
+    x = tm.prepare(np.stack(crops)).contiguous()
+    cams = grad_cam(tm.net, x)
     if cams is None:
         return [None] * len(crops)
     scale = [1.0] * len(crops) if probs is None else [float(np.clip(p, 0.0, 1.0)) for p in probs]
@@ -89,15 +91,18 @@ def _colour_bar(width: int = 160, height: int = 10) -> np.ndarray:
     return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
-def mask_overlays(model: DetectorModel, crops: list[np.ndarray]) -> list[np.ndarray | None]:
+def mask_overlays(model: Detector, crops: list[np.ndarray]) -> list[np.ndarray | None]:
     """Overlays of the detector's own manipulation heatmap (sigmoid of its ``mask`` output: where it thinks a
     face was blended in), for detectors with a heatmap head; None for every crop otherwise."""
-    import torch
-
     if not crops:
         return []
+    import torch
+
+    from deepfake_lab.metrics.gradcam import overlay_heatmap
+
+    tm = model.torch_model()
     with torch.no_grad():
-        out = model.net(model.prepare(np.stack(crops)).contiguous().float())
+        out = tm.net(tm.prepare(np.stack(crops)).contiguous().float())
     if "mask" not in out:
         return [None] * len(crops)
     maps = torch.sigmoid(out["mask"].float())[:, 0].cpu().numpy()
@@ -445,7 +450,7 @@ def _annotated_link(annotated: str, link_base: Path | None) -> dict[str, str]:
     return {"href": target.as_posix(), "name": target.name}
 
 
-def _crops(f: FileScan, model: DetectorModel) -> dict[str, Any]:
+def _crops(f: FileScan, model: Detector) -> dict[str, Any]:
     """The most suspicious crops of a file with their Grad-CAM maps and blend heatmaps (base64 PNG)."""
     span = (f.frames[-1].time - f.frames[0].time) if f.frames else 0.0
     picks = pick_suspicious(f.suspicious, n=6, min_gap=min(0.5, span / 6))  # short clips: spread over the clip

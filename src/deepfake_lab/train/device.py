@@ -1,21 +1,36 @@
-"""Device names of the CLI (`--device auto|cpu|cuda|cuda:N`) to torch devices; light (torch only), so
-inference commands do not import the trainer for it."""
+"""Device names of the CLI (`--device auto|cpu|cuda|cuda:N`) to torch devices; light, so inference commands
+do not import the trainer for it, and `cpu` does not import torch at all."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from deepfake_lab.errors import BadInputError
 
-__all__ = ["resolve_device"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["device_name", "resolve_device"]
+
+
+def device_name(name: str) -> str:
+    """`auto` (CUDA when present), `cpu`, `cuda` or `cuda:N` -> the device's name ("cpu", "cuda", "cuda:1");
+    anything else is a one-line user error. Only `auto` and CUDA names import torch (to ask for CUDA)."""
+    if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise BadInputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    if name == "cpu":
+        return name
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise BadInputError("--device cuda asked for, but no CUDA device is available")
+    return name
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` (CUDA when present), `cpu`, `cuda` or `cuda:N`; anything else is a one-line user error."""
-    if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
-        raise BadInputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInputError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
+    """`device_name` as a `torch.device`."""
+    import torch
+
+    return torch.device(device_name(name))

@@ -14,9 +14,7 @@ arithmetic DDP performs, works for every task's phases and keeps tasks unaware o
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -25,32 +23,7 @@ import torch.distributed as dist
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-from deepfake_lab.errors import BadInputError
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def env_info() -> DistInfo:
-    """Rank, world size and local rank from torchrun's environment (1 process when unset)."""
-    try:
-        return DistInfo(
-            int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-        )
-    except ValueError as exc:
-        raise BadInputError(f"bad torchrun environment: {exc}") from None
+from deepfake_lab.train.dist_env import DistInfo, env_info
 
 
 def init_distributed(device_type: str = "cpu", timeout_s: float = 1800.0) -> DistInfo:

@@ -32,7 +32,7 @@ from starlette.requests import ClientDisconnect
 
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.scan import DetectorModel, ScanOptions, option_specs, option_types
+from deepfake_lab.pipelines.scan import Detector, ScanOptions, option_specs, option_types
 from deepfake_lab.video import probe
 from deepfake_lab.web.jobs import Job, JobManager, QueueFullError, public_message
 from deepfake_lab.web.upload import UploadError, guarded_chunks, receive_upload, sniff_media
@@ -95,7 +95,7 @@ def parse_options(fields: dict[str, str], defaults: ScanOptions) -> ScanOptions:
 
 
 def create_app(
-    model: DetectorModel,
+    model: Detector,
     *,
     jobs_dir: Path,
     workers: int = 1,

@@ -23,7 +23,7 @@ import numpy as np
 from deepfake_lab.errors import BadInputError, DeepfakeLabError
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan import (
-    DetectorModel,
+    Detector,
     FileScan,
     FrameScore,
     ScanOptions,
@@ -185,7 +185,7 @@ class JobManager:
     def __init__(
         self,
         root: Path,
-        model: DetectorModel,
+        model: Detector,
         *,
         workers: int = 1,
         max_queue: int = 16,

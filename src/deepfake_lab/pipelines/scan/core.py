@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.detect import FaceDetector, create_detector
 from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan.annotate import annotation_path, draw_annotations, open_annotation, write_image
-from deepfake_lab.pipelines.scan.detector import DetectorModel
+from deepfake_lab.pipelines.scan.detector import Detector
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
 from deepfake_lab.pipelines.scan.provenance_check import check_provenance
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, verdict_band
@@ -61,7 +61,7 @@ class _Run:
     """What the steps of one `scan_file` share."""
 
     res: FileScan
-    model: DetectorModel
+    model: Detector
     opt: ScanOptions
     progress: ScanProgress
     live: bool
@@ -70,7 +70,7 @@ class _Run:
 
 def scan_file(
     source: str | Path,
-    model: DetectorModel,
+    model: Detector,
     options: ScanOptions | None = None,
     *,
     detector: FaceDetector | None = None,
@@ -131,14 +131,17 @@ def _resources(
     """The face detector (the given one, or a MediaPipe one closed afterwards), `opt.threads` torch threads
     (restored afterwards) and the one-thread pool that runs the detector model."""
     det = detector or create_detector("mediapipe", model_range=opt.model_range)
-    prev_threads = torch.get_num_threads()
-    torch.set_num_threads(opt.threads)
+    torch = sys.modules.get("torch")  # loaded only when the detector runs on torch (not on ONNX Runtime)
+    prev_threads = torch.get_num_threads() if torch is not None else 0
+    if torch is not None:
+        torch.set_num_threads(opt.threads)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-infer")
     try:
         yield det, pool
     finally:
         pool.shutdown(wait=True)
-        torch.set_num_threads(prev_threads)
+        if torch is not None:
+            torch.set_num_threads(prev_threads)
         if detector is None:
             det.close()
 
@@ -287,7 +290,7 @@ def _annotation_targets(
 
 def scan_paths(
     inputs: Iterable[str | Path],
-    model: DetectorModel,
+    model: Detector,
     options: ScanOptions | None = None,
     *,
     annotate: str | Path | None = None,

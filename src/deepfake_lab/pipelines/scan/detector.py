@@ -1,5 +1,10 @@
-"""The detector a scan runs: loading an exported detector (card checked against its weights), its crop policy
-(the size and margin its training faces were aligned at) and the inference precision (`auto_precision`).
+"""The torch form of the detector a scan runs: loading an exported detector (card checked against its weights),
+its crop policy (the size and margin its training faces were aligned at) and the inference precision
+(`auto_precision`). `Detector` is the contract the scanner uses, which `scan.onnx_backend.OnnxDetector` (the
+same weights run by ONNX Runtime, without torch) meets too; `scan.load.load_detector` picks between them.
+
+This module imports torch only when a torch model is loaded or run, so a scan on the ONNX Runtime backend
+starts without it.
 
 Example:
     >>> from deepfake_lab.pipelines.scan.detector import load_detector
@@ -13,28 +18,57 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
-from torch import nn
 
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.faces.extract import ExtractOptions
 from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.models.cards import resolve_export
 from deepfake_lab.pipelines.scan.options import PRECISION_ENV, OptionError, Ref, ScanOptions, option_specs
-from deepfake_lab.train.checkpoint import load_exported
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 __all__ = [
-    "BF16_CPU_FLAGS", "DEFAULT_DETECTOR", "DETECTOR_ENV", "DetectorModel", "auto_precision", "crop_policy",
-    "load_detector",
+    "BF16_CPU_FLAGS", "DEFAULT_DETECTOR", "DETECTOR_ENV", "Detector", "DetectorModel", "auto_precision",
+    "crop_policy", "load_torch_detector", "resolve_detector_path",
 ]  # fmt: skip
 
 DEFAULT_DETECTOR = Path(__file__).resolve().parents[2] / "assets" / "detector-default.safetensors"
 """The shipped detector (weights; its card is the `.json` beside it)."""
 DETECTOR_ENV = "DEEPFAKE_LAB_DETECTOR"
 """Environment variable naming an exported detector to use instead of the shipped one."""
+
+
+class Detector(Protocol):
+    """What the scanner, the report and the web app use of a loaded detector (torch or ONNX Runtime)."""
+
+    card: dict[str, Any]
+    weights: Path
+    sha256: str
+    crop_size: int
+    margin: float
+    channels: int
+    precision: str
+    align_size: int | None
+    device: str
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    def predict(self, crops: np.ndarray) -> np.ndarray: ...
+
+    def choose_precision(self, mode: str = "auto", batch: int = 16) -> str: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+    def torch_model(self) -> DetectorModel: ...
 
 
 @dataclass
@@ -69,21 +103,34 @@ class DetectorModel:
     def name(self) -> str:
         return str(self.card.get("name") or self.card.get("model"))
 
+    @property
+    def backend(self) -> str:
+        return "torch"
+
+    def torch_model(self) -> DetectorModel:
+        """The torch model (itself): what Grad-CAM and the heatmap head of the report need."""
+        return self
+
     def prepare(self, crops: np.ndarray) -> torch.Tensor:
         """(N, S, S, 3) uint8 RGB -> [N, C, S, S] float in [0, 1] (channels_last)."""
+        import torch
+
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
         if self.channels == 1:
             x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
         return x.contiguous(memory_format=torch.channels_last).to(self.device)
 
-    @torch.inference_mode()
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities of FAKE: (N, S, S, 3) uint8 RGB crops -> (N,) float32."""
+        import torch
+
         if len(crops) == 0:
             return np.zeros(0, np.float32)
-        x = self.prepare(crops)
-        with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            probs = self.net(x)["probs"]
+        with torch.inference_mode():
+            x = self.prepare(crops)
+            kind = torch.device(self.device).type
+            with torch.autocast(kind, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                probs = self.net(x)["probs"]
         return probs.float().reshape(-1).cpu().numpy().astype(np.float32)
 
     def choose_precision(self, mode: str = "auto", batch: int = 16) -> str:
@@ -93,6 +140,8 @@ class DetectorModel:
         problem = option_specs(ScanOptions)["precision"].problem(mode)
         if problem:
             raise OptionError(Ref("precision"), problem)
+        import torch
+
         self.net.to(memory_format=torch.channels_last)
         if mode != "auto":
             self.precision = mode
@@ -109,17 +158,31 @@ class DetectorModel:
                 self.precision = "fp32"
         return self.precision
 
+    backend_reason: str = ""
+    """Why the torch model runs rather than ONNX Runtime (set by `scan.load.load_detector`)."""
+
     def summary(self) -> dict[str, Any]:
-        """What identifies the model in a scan result (name, weights hash, crop, precision, the card)."""
-        return {
-            "name": self.name,
-            "model": self.card.get("model"),
-            "weights": self.weights.name,
-            "weights_sha256": self.sha256,
-            "crop": {"size": self.align_size or self.crop_size, "margin": self.margin, "input_size": self.crop_size},
-            "precision": self.precision,
-            "card": self.card,
-        }
+        """What identifies the model in a scan result (name, weights hash, crop, precision, backend, the card)."""
+        import torch
+
+        backend = {"name": "torch", "version": torch.__version__.split("+")[0]}
+        if self.backend_reason:
+            backend["reason"] = self.backend_reason
+        return summary_dict(self, backend)
+
+
+def summary_dict(det: Detector, backend: dict[str, Any]) -> dict[str, Any]:
+    """The `model` object of a scan result, for either backend."""
+    return {
+        "name": det.name,
+        "model": det.card.get("model"),
+        "weights": det.weights.name,
+        "weights_sha256": det.sha256,
+        "crop": {"size": det.align_size or det.crop_size, "margin": det.margin, "input_size": det.crop_size},
+        "precision": det.precision,
+        "backend": backend,
+        "card": det.card,
+    }
 
 
 def _cpu_flags() -> set[str]:
@@ -149,7 +212,9 @@ def auto_precision(device: str = "cpu") -> str:
     forced = os.environ.get(PRECISION_ENV, "").strip().lower()
     if forced in ("fp32", "bf16"):
         return forced
-    if torch.device(device).type == "cuda":
+    if device.startswith("cuda"):
+        import torch
+
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if any(f in _cpu_flags() for f in BF16_CPU_FLAGS) else "fp32"
 
@@ -174,14 +239,12 @@ def crop_policy(card: dict[str, Any]) -> tuple[int, int | None, float]:
     return size, align, float(ExtractOptions.margin if margin is None else margin)
 
 
-def load_detector(path: str | Path | None = None, device: str = "cpu") -> DetectorModel:
-    """Load an exported detector (run dir, export dir, .safetensors or card), or the default one, onto `device`.
-
-    The default is `$DEEPFAKE_LAB_DETECTOR` when set, else the shipped `assets/detector-default.safetensors`;
-    a bare name such as ``fast`` picks the shipped ``assets/detector-fast.safetensors`` (the Meso-4 preset).
+def resolve_detector_path(path: str | Path | None = None) -> Path:
+    """The detector to load: `path`, or `$DEEPFAKE_LAB_DETECTOR`, or the shipped default; a bare name such as
+    ``fast`` picks the shipped ``assets/detector-fast.safetensors`` (the Meso-4 preset).
 
     Raises:
-        BadInputError: no such export, not a detector, weights that do not match the card, or no default.
+        BadInputError: no path given and no default detector installed.
     """
     if path is None:
         env = os.environ.get(DETECTOR_ENV)
@@ -198,9 +261,22 @@ def load_detector(path: str | Path | None = None, device: str = "cpu") -> Detect
     if name and "/" not in name and not Path(name).exists():
         shipped = DEFAULT_DETECTOR.with_name(f"detector-{name}.safetensors")
         path = shipped if shipped.is_file() else path
-    st, _ = resolve_export(Path(path))
+    return Path(path)
+
+
+def load_torch_detector(path: str | Path | None = None, device: str = "cpu") -> DetectorModel:
+    """Load an exported detector (run dir, export dir, .safetensors or card; see `resolve_detector_path`) as a
+    torch model on `device`.
+
+    Raises:
+        BadInputError: no such export, not a detector, weights that do not match the card, or no default.
+    """
+    from deepfake_lab.train.checkpoint import load_exported
+
+    path = resolve_detector_path(path)
+    st, _ = resolve_export(path)
     net, card = load_exported(
-        Path(path),
+        path,
         family="detector",
         what="a detector",
         hint="train one with `deepfake-lab train meso4 --data FOLDER` (FOLDER with real/ and fake/)",
@@ -220,5 +296,3 @@ def load_detector(path: str | Path | None = None, device: str = "cpu") -> Detect
         align_size=align,
         device=device,
     )
-
-

@@ -26,7 +26,7 @@ from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
 from deepfake_lab.pipelines.scan.verdicts import FILE_VERDICTS, NOT_EVALUATED_REASONS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from deepfake_lab.pipelines.scan.detector import DetectorModel
+    from deepfake_lab.pipelines.scan.detector import Detector
 
 __all__ = [
     "SCHEMA_ID", "SCHEMA_VERSION", "FaceScore", "FileScan", "FrameScore", "ScanResult", "Suspicious", "TrackScore",
@@ -337,7 +337,7 @@ class ScanResult:
     """All files of one scan, the model and the options; `to_dict()` is the versioned JSON document."""
 
     files: list[FileScan]
-    model: DetectorModel
+    model: Detector
     options: ScanOptions
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     interrupted: bool = False

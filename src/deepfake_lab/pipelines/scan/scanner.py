@@ -26,7 +26,7 @@ from deepfake_lab.faces.types import Face, landmark_box
 from deepfake_lab.metrics.detection import aggregate
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan.annotate import draw_annotations
-from deepfake_lab.pipelines.scan.detector import DetectorModel
+from deepfake_lab.pipelines.scan.detector import Detector
 from deepfake_lab.pipelines.scan.options import ScanOptions
 from deepfake_lab.pipelines.scan.result import FaceScore, FileScan, FrameScore, Suspicious
 from deepfake_lab.video.reader import Frame
@@ -97,7 +97,7 @@ class FrameScanner:
 
     def __init__(
         self,
-        model: DetectorModel,
+        model: Detector,
         analyzer: FaceAnalyzer,
         opt: ScanOptions,
         result: FileScan,

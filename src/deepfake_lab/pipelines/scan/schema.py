@@ -227,6 +227,18 @@ SCAN_SCHEMA: dict[str, Any] = {
                     "properties": {"size": {"type": "integer", "minimum": 1}, "margin": _NUM},
                 },
                 "precision": {"enum": ["fp32", "bf16"]},
+                "backend": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"enum": ["onnxruntime", "torch"]},
+                        "version": {"type": "string"},
+                        "file": {"type": "string"},
+                        "sha256": {"type": "string"},
+                        "threads": {"type": "integer", "minimum": 1},
+                        "reason": {"type": "string"},
+                    },
+                },
                 "card": {"type": "object", "required": ["kind", "model", "family"]},
             },
         },

@@ -27,7 +27,7 @@ from deepfake_lab.errors import BadInputError
 from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan.core import scan_paths
-from deepfake_lab.pipelines.scan.detector import DetectorModel
+from deepfake_lab.pipelines.scan.detector import Detector
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, summary_dict
 from deepfake_lab.pipelines.scan.schema import SCAN_SCHEMA
@@ -86,7 +86,7 @@ def _append_line(path: Path, rec: dict[str, Any]) -> None:
 
 def scan_sharded(
     inputs: Iterable[str | Path],
-    model: DetectorModel,
+    model: Detector,
     options: ScanOptions,
     out: Path,
     *,

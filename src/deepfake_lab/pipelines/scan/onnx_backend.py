@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +31,14 @@ from typing import Any
 import numpy as np
 
 from deepfake_lab.errors import BadInputError, DeepfakeLabError
-from deepfake_lab.faces.extract import ExtractOptions
 from deepfake_lab.fsutil import sha256_file
+from deepfake_lab.models.cards import read_card
+from deepfake_lab.pipelines.scan.detector import DetectorModel, crop_policy, load_torch_detector, summary_dict
 
 __all__ = [
     "OnnxDetector",
     "OnnxRefused",
     "OnnxUnavailable",
-    "crop_policy",
     "load_onnx_detector",
     "onnx_status",
     "try_load_onnx",
@@ -58,38 +57,6 @@ class OnnxUnavailable(DeepfakeLabError):
 class OnnxRefused(OnnxUnavailable):
     """The card names an ONNX file that must not be run: missing, another SHA-256, exported from other weights,
     or not loadable (logged as a warning; the torch model is used)."""
-
-
-def crop_policy(card: dict[str, Any]) -> tuple[int, int | None, float]:
-    """(input size, align size or None, margin) of a detector card (the scanner's rule, see `scan._crop_policy`).
-
-    The input size is the model's `image_size` (or `input.shape`); faces are aligned at the card's
-    `crop.size` when it differs, then resized; the margin is `crop.margin` or the extract default.
-    """
-    crop = card.get("crop") or card.get("crop_policy") or {}
-    crop_size = crop.get("size") if isinstance(crop, dict) else None
-    margin = crop.get("margin") if isinstance(crop, dict) else None
-    size = card.get("model_kwargs", {}).get("image_size")
-    if size is None:
-        shape = card.get("input", {}).get("shape") or []
-        size = shape[-1] if shape else None
-    size = int(size or crop_size or 256)
-    align = int(crop_size) if crop_size is not None and int(crop_size) != size else None
-    return size, align, float(ExtractOptions.margin if margin is None else margin)
-
-
-def _card_path(weights: Path) -> Path:
-    return weights.with_suffix(".json")
-
-
-def _read_card(path: Path) -> dict[str, Any]:
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise BadInputError(f"{path} is not a deepfake-lab model card") from None
-    if not isinstance(card, dict) or "model" not in card:
-        raise BadInputError(f"{path} is not a deepfake-lab model card")
-    return card
 
 
 def onnx_status(weights: Path, card: dict[str, Any], weights_sha256: str | None = None) -> Path:
@@ -166,6 +133,7 @@ class OnnxDetector:
     device: str = "cpu"
     threads: int = 1
     backend: str = field(default="onnxruntime", init=False)
+    _torch: DetectorModel | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -197,17 +165,17 @@ class OnnxDetector:
         self.precision = "fp32"
         return self.precision
 
+    def torch_model(self) -> DetectorModel:
+        """The same weights as a torch model (loaded on first use, then kept): Grad-CAM and the heatmap head of
+        the report need it; scoring never does."""
+        if self._torch is None:
+            self._torch = load_torch_detector(self.weights, device="cpu")
+            self._torch.choose_precision("fp32")
+        return self._torch
+
     def summary(self) -> dict[str, Any]:
-        """What identifies the model in a scan result: the same keys as `DetectorModel.summary()`."""
-        return {
-            "name": self.name,
-            "model": self.card.get("model"),
-            "weights": self.weights.name,
-            "weights_sha256": self.sha256,
-            "crop": {"size": self.align_size or self.crop_size, "margin": self.margin, "input_size": self.crop_size},
-            "precision": self.precision,
-            "card": self.card,
-        }
+        """What identifies the model in a scan result: the torch model's keys, `backend` saying how it ran."""
+        return summary_dict(self, self.backend_info())
 
     def backend_info(self) -> dict[str, Any]:
         """How it ran: {"name": "onnxruntime", "version", "file", "sha256", "threads"}."""
@@ -240,7 +208,7 @@ def load_onnx_detector(
     """
     weights = Path(weights)
     if card is None:
-        card = _read_card(_card_path(weights))
+        card = read_card(weights.with_suffix(".json"))
     if card.get("family") not in (None, "detector"):
         raise BadInputError(f"{weights} is a {card.get('family')} model ({card.get('model')}), not a detector")
     digest = weights_sha256 or sha256_file(weights)

@@ -15,15 +15,14 @@ import pytest
 import torch
 
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.onnx_backend import (
+from deepfake_lab.pipelines.scan import DEFAULT_DETECTOR, crop_policy, load_torch_detector
+from deepfake_lab.pipelines.scan.onnx_backend import (
     OnnxRefused,
     OnnxUnavailable,
-    crop_policy,
     load_onnx_detector,
     onnx_status,
     try_load_onnx,
 )
-from deepfake_lab.pipelines.scan import DEFAULT_DETECTOR, load_detector
 from support.crops import face_crops
 
 ASSETS = DEFAULT_DETECTOR.parent
@@ -33,7 +32,7 @@ LOGIT_TOL = 1e-3  # measured: <= 6e-6
 
 @pytest.mark.parametrize("name", ["default", "fast"])
 def test_probabilities_match_torch(name: str) -> None:
-    torch_det = load_detector(name)
+    torch_det = load_torch_detector(name)
     torch_det.choose_precision("fp32")
     det = load_onnx_detector(ASSETS / f"detector-{name}.safetensors")
     assert (det.crop_size, det.align_size, det.margin, det.channels) == (
@@ -78,7 +77,7 @@ def test_scoring_does_not_import_torch() -> None:
     code = f"""
         import sys
         import numpy as np
-        from deepfake_lab.pipelines.onnx_backend import load_onnx_detector
+        from deepfake_lab.pipelines.scan.onnx_backend import load_onnx_detector
         det = load_onnx_detector({str(ASSETS / "detector-default.safetensors")!r})
         p = det.predict(np.full((3, det.crop_size, det.crop_size, 3), 128, np.uint8))
         print(p.shape[0], det.backend_info()["name"])
@@ -110,7 +109,7 @@ def test_tampered_onnx_is_refused_and_torch_is_used(tmp_path: Path, caplog: pyte
     data = bytearray(onnx.read_bytes())
     data[-100] ^= 0xFF
     onnx.write_bytes(bytes(data))
-    with caplog.at_level(logging.INFO, logger="deepfake_lab.pipelines.onnx_backend"):
+    with caplog.at_level(logging.INFO, logger="deepfake_lab.pipelines.scan.onnx_backend"):
         det, reason = try_load_onnx(weights)
     assert det is None
     assert "SHA-256" in reason and "detector-fast.onnx" in reason
@@ -138,7 +137,7 @@ def test_card_without_onnx_falls_back_quietly(tmp_path: Path, caplog: pytest.Log
     weights = _copy_fast(tmp_path)
     card = json.loads(weights.with_suffix(".json").read_text())
     del card["inference"]
-    with caplog.at_level(logging.INFO, logger="deepfake_lab.pipelines.onnx_backend"):
+    with caplog.at_level(logging.INFO, logger="deepfake_lab.pipelines.scan.onnx_backend"):
         det, reason = try_load_onnx(weights, card)
     assert det is None and "names no ONNX form" in reason
     assert [r.levelno for r in caplog.records] == [logging.INFO]
@@ -151,7 +150,7 @@ def test_without_onnxruntime_the_reason_says_so() -> None:
     code = f"""
         import sys
         sys.modules["onnxruntime"] = None  # as if it were not installed
-        from deepfake_lab.pipelines.onnx_backend import try_load_onnx
+        from deepfake_lab.pipelines.scan.onnx_backend import try_load_onnx
         det, reason = try_load_onnx({str(ASSETS / "detector-fast.safetensors")!r})
         print(det is None, reason.startswith("onnxruntime does not import"))
         """
