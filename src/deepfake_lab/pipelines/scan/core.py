@@ -30,7 +30,7 @@ from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan.annotate import annotation_path, draw_annotations, open_annotation, write_image
 from deepfake_lab.pipelines.scan.detector import Detector
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
-from deepfake_lab.pipelines.scan.provenance_check import check_provenance
+from deepfake_lab.pipelines.scan.provenance_check import start_provenance_check
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, verdict_band
 from deepfake_lab.pipelines.scan.scanner import FrameScanner
 from deepfake_lab.pipelines.scan.writers import check_output
@@ -54,6 +54,11 @@ def info_dict(info: MediaInfo) -> dict[str, Any]:
         "duration": None if info.duration is None else round(float(info.duration), 4),
         "codec": info.codec,
     }
+
+
+SCAN_WORKERS = 2
+"""Threads that align and score batches of faces beside the main thread (decoding hand-off, face finding): on
+2 cores this keeps both busy (measured: 720p scan 4.0 -> see benchmarks/RESULTS.md)."""
 
 
 @dataclass
@@ -105,6 +110,7 @@ def scan_file(
     src = str(source)
     run = _Run(FileScan(source=src), model, opt, progress or ScanProgress(), is_live_source(src),
                None if annotate is None else Path(annotate))  # fmt: skip
+    checking = start_provenance_check(Path(src)) if provenance and not run.live and Path(src).is_file() else None
     t0 = time.perf_counter()
     try:
         with _resources(opt, detector) as (det, pool):
@@ -116,9 +122,9 @@ def scan_file(
     res = run.res
     if res.status == "error" and res.frames:
         res.status = "partial"
-    res.seconds = time.perf_counter() - t0  # the scan itself; the provenance check is a separate cost
-    if provenance and not run.live and res.status != "error":
-        res.provenance = check_provenance(Path(src))
+    res.seconds = time.perf_counter() - t0  # the scan itself; the provenance check ran beside it
+    if checking is not None and res.status != "error":
+        res.provenance = checking()
     res.finish(opt, band)
     run.progress.file_finished(res)
     return res
@@ -135,7 +141,7 @@ def _resources(
     prev_threads = torch.get_num_threads() if torch is not None else 0
     if torch is not None:
         torch.set_num_threads(opt.threads)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-infer")
+    pool = ThreadPoolExecutor(max_workers=SCAN_WORKERS, thread_name_prefix="scan-infer")
     try:
         yield det, pool
     finally:
@@ -158,7 +164,8 @@ def _scan_source(run: _Run, det: FaceDetector, pool: ThreadPoolExecutor) -> None
             run.progress.file_started(res.source, info, _expected_frames(info, opt))
             analyzer = FaceAnalyzer(det, detect_every=1, max_faces=opt.max_faces)
             det.ensure_loaded()  # before frames start to flow (realtime: loading would count as latency)
-            scanner = FrameScanner(run.model, analyzer, opt, res, run.progress, pool, writer, exhaustive=is_image)
+            scanner = FrameScanner(run.model, analyzer, opt, res, run.progress, pool, writer, exhaustive=is_image,
+                                   workers=SCAN_WORKERS)  # fmt: skip
             stopped, first = _run_frames(run, scanner, reader, realtime=opt.realtime and not is_image)
             if not res.frames:
                 raise BadInputError(f"{res.source}: no decodable frames")

@@ -1,7 +1,7 @@
 """The provenance check inside a scan: bounded look for a C2PA manifest and an invisible watermark.
 
-Runs after the scan of a file (its time is not part of `FileScan.seconds`) and never fails the scan: a
-problem becomes {"error": "..."} in the file's `provenance`.
+Runs beside the scan of a file, on its own thread (`start_provenance_check`; its time is not part of
+`FileScan.seconds`), and never fails the scan: a problem becomes {"error": "..."} in the file's `provenance`.
 
 Example:
     >>> from deepfake_lab.pipelines.scan.provenance_check import check_provenance
@@ -10,12 +10,14 @@ Example:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from deepfake_lab.errors import DeepfakeLabError
 
-__all__ = ["PROVENANCE_CONFIRM", "PROVENANCE_FRAMES", "check_provenance"]
+__all__ = ["PROVENANCE_CONFIRM", "PROVENANCE_FRAMES", "check_provenance", "start_provenance_check"]
 
 PROVENANCE_FRAMES = 16
 """Most video frames the provenance check of a scan decodes (key frames spread over the file first)."""
@@ -40,3 +42,20 @@ def check_provenance(path: Path) -> dict[str, Any] | None:
         return {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a failing check must not cost the scan
         return {"error": f"provenance check failed: {type(exc).__name__}: {str(exc)[:200]}"}
+
+
+def start_provenance_check(path: Path) -> Callable[[], dict[str, Any] | None]:
+    """Start `check_provenance(path)` on a daemon thread; the returned function waits for its findings.
+
+    The scan of a file keeps both cores only partly busy (decode, face detection and the detector hand work
+    to each other), so the check's few decoded frames fit beside it instead of after it."""
+    box: list[dict[str, Any] | None] = [None]
+    worker = threading.Thread(target=lambda: box.__setitem__(0, check_provenance(path)), name="scan-provenance",
+                              daemon=True)  # fmt: skip
+    worker.start()
+
+    def result() -> dict[str, Any] | None:
+        worker.join()
+        return box[0]
+
+    return result

@@ -1,6 +1,6 @@
 """The frame loop of one source: key-frame face analysis, landmarks interpolated in between (faces entering or
-leaving followed with the detector's `track` hook), crops aligned and batched, detector inference on a worker
-thread, the most suspicious crops kept, the annotated frames written in order.
+leaving followed with the detector's `track` hook), faces batched, then aligned and scored on worker
+threads, the most suspicious crops kept, the annotated frames written in order.
 
 `FrameScanner.push(frame)` for each decoded frame, then `end()`; the scored `FrameScore`s land in the
 `FileScan` in frame order (see `core.scan_file`).
@@ -74,6 +74,16 @@ def between_faces(
 
 
 @dataclass
+class _Face:
+    """A face to align and score on a worker: the frame it is in, its landmarks, where its score goes."""
+
+    image: np.ndarray
+    mesh: np.ndarray
+    score: FaceScore
+    rec: FrameScore
+
+
+@dataclass
 class _Pending:
     """A frame whose faces are known and whose crops wait for the detector."""
 
@@ -85,12 +95,15 @@ class FrameScanner:
     """Scan of one source: key-frame analysis, interpolation, batching, asynchronous inference.
 
     Args:
-        model: the detector; its `predict` runs on `pool` ((N, S, S, 3) uint8 crops → (N,) probabilities).
+        model: the detector; its `predict` runs on `pool` ((N, S, S, 3) uint8 crops → (N,) probabilities),
+            after the faces of the batch were aligned there too (both release the GIL, so the main thread
+            goes on decoding and finding faces).
         analyzer: face detection + landmarks (+ track ids) of one frame.
         opt: the scan options (`detect_every`, `batch_size`, limits, `keep_suspicious`, `realtime`).
         result: the `FileScan` that receives the scored frames, in order.
         progress: told about every batch of finished frames.
-        pool: the one-thread executor of the detector.
+        pool: the executor that aligns and scores batches (one batch per worker at a time; results are
+            collected in frame order); `workers`: its number of threads.
         annotate: writer of the annotated video (frames are kept until their batch is scored), or None.
         exhaustive: passed to the face detector (True for still photos: slower, finds more faces).
     """
@@ -105,6 +118,7 @@ class FrameScanner:
         pool: ThreadPoolExecutor,
         annotate: VideoWriter | None,
         exhaustive: bool,
+        workers: int = 1,
     ) -> None:
         self.model, self.analyzer, self.opt, self.res = model, analyzer, opt, result
         self.progress, self.pool, self.writer = progress, pool, annotate
@@ -112,12 +126,10 @@ class FrameScanner:
         self.key_faces: list[Face] | None = None
         self.key_time = 0.0
         self.between: list[Frame] = []
-        self.crops: list[np.ndarray] = []
-        self.owners: list[tuple[FaceScore, FrameScore]] = []
+        self.faces: list[_Face] = []
         self.batch_frames: list[_Pending] = []
-        self.inflight: deque[
-            tuple[Future[np.ndarray], list[tuple[FaceScore, FrameScore]], list[_Pending], list[np.ndarray]]
-        ] = deque()
+        self.inflight: deque[tuple[Future[list[tuple[_Face, np.ndarray, float]]], list[_Pending]]] = deque()
+        self.depth = workers + 1  # batches in flight: one per worker, one queued
         self.n = 0
         self.sus: list[tuple[float, int, Suspicious]] = []
         self._tie = itertools.count()
@@ -159,7 +171,6 @@ class FrameScanner:
 
     def _emit(self, frame: Frame, faces: list[tuple[int, np.ndarray, bool]]) -> None:
         rec = FrameScore(index=frame.index, time=float(frame.time))
-        s, m = self.model.crop_size, self.model.margin
         for tid, mesh, tracked in faces:
             box = tuple(float(v) for v in landmark_box(mesh))
             fs = FaceScore(track=int(tid), box=box, tracked=tracked)  # type: ignore[arg-type]
@@ -167,45 +178,54 @@ class FrameScanner:
             if max(box[2] - box[0], box[3] - box[1]) < self.opt.min_face_size:
                 fs.reason = "face_too_small"  # not aligned, not scored
                 continue
-            big = None
-            if self.model.align_size:
-                big = align_face(frame.image, mesh, self.model.align_size, m).image
-                crop = np.asarray(Image.fromarray(big).resize((s, s), Image.BILINEAR))
-            else:
-                crop = align_face(frame.image, mesh, s, m).image
-            fs.sharpness = blur_score(big if big is not None else crop)
-            if fs.sharpness < self.opt.min_sharpness:
-                fs.reason = "face_too_blurry"
-                continue
-            self.crops.append(crop)
-            self.owners.append((fs, rec))
+            self.faces.append(_Face(frame.image, mesh, fs, rec))
         if not self.batch_frames:
             self.oldest = time.perf_counter()
         self.batch_frames.append(_Pending(rec, frame.image if self.writer is not None else None))
-        full = len(self.crops) >= self.opt.batch_size or len(self.batch_frames) >= 2 * self.opt.batch_size
+        full = len(self.faces) >= self.opt.batch_size or len(self.batch_frames) >= 2 * self.opt.batch_size
         late = self.flush_wait is not None and time.perf_counter() - self.oldest > self.flush_wait
         if full or late:
             self._flush()
 
     # -- inference ------------------------------------------------------------------------------------
+    def _score(self, faces: list[_Face]) -> list[tuple[_Face, np.ndarray, float]]:
+        """On a worker: align each face (at the card's size, resized to the model input like its training
+        crops), gate on sharpness, score the sharp ones in one batch → (face, crop, probability) per scored face."""
+        s, m = self.model.crop_size, self.model.margin
+        kept: list[tuple[_Face, np.ndarray]] = []
+        for f in faces:
+            big = None
+            if self.model.align_size:
+                big = align_face(f.image, f.mesh, self.model.align_size, m).image
+                crop = np.asarray(Image.fromarray(big).resize((s, s), Image.BILINEAR))
+            else:
+                crop = align_face(f.image, f.mesh, s, m).image
+            f.score.sharpness = blur_score(big if big is not None else crop)
+            if f.score.sharpness < self.opt.min_sharpness:
+                f.score.reason = "face_too_blurry"
+                continue
+            kept.append((f, crop))
+        if not kept:
+            return []
+        probs = self.model.predict(np.stack([c for _, c in kept]))
+        return [(f, c, float(p)) for (f, c), p in zip(kept, probs, strict=True)]
+
     def _flush(self, final: bool = False) -> None:
         if not self.batch_frames:
             return
-        crops = np.stack(self.crops) if self.crops else np.zeros((0, 1, 1, 3), np.uint8)
-        fut = self.pool.submit(self.model.predict, crops)
-        self.inflight.append((fut, self.owners, self.batch_frames, self.crops))
-        self.crops, self.owners, self.batch_frames = [], [], []
-        # one batch on the worker while the next one is prepared; annotation holds frames: keep it at one
-        limit = 1 if self.writer is not None or self.opt.realtime else 2
+        fut = self.pool.submit(self._score, self.faces)
+        self.inflight.append((fut, self.batch_frames))
+        self.faces, self.batch_frames = [], []
+        # batches on the workers while the next one is prepared; annotation holds frames: keep it at one
+        limit = 1 if self.writer is not None or self.opt.realtime else self.depth
         while len(self.inflight) > limit or (final and self.inflight):
             self._collect()
 
     def _collect(self) -> None:
-        fut, owners, frames, crops = self.inflight.popleft()
-        probs = fut.result()
-        for (fs, rec), p, crop in zip(owners, probs, crops, strict=True):
-            fs.prob = float(p)
-            self._keep(fs, rec, crop)
+        fut, frames = self.inflight.popleft()
+        for f, crop, p in fut.result():
+            f.score.prob = p
+            self._keep(f.score, f.rec, crop)
         recs = [p.rec for p in frames]
         self.res.frames.extend(recs)
         if self.writer is not None:
