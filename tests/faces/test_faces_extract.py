@@ -51,7 +51,7 @@ def test_rejected_faces_are_counted_by_reason(face_rgb: np.ndarray, detector) ->
 
 
 def test_options_are_validated_and_name_the_detector_arguments() -> None:
-    with pytest.raises(BadInputError, match="--size must be in 16..2048"):
+    with pytest.raises(BadInputError, match="size must be in 16..2048"):
         FaceExtractor(ExtractOptions(size=8))
     opts = ExtractOptions(model_range="full", min_score=0.9)
     assert opts.detector_kwargs() == {"model_range": "full", "min_score": 0.5}

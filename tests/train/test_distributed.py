@@ -114,7 +114,7 @@ def test_device_selection() -> None:
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(BadInputError, match="--device must be"):
+    with pytest.raises(BadInputError, match="device must be"):
         resolve_device("gpu0")
     if not torch.cuda.is_available():
         with pytest.raises(BadInputError, match="no CUDA device"):

@@ -18,7 +18,7 @@ import typer
 from typer.exceptions import Abort, TyperException
 
 from deepfake_lab.cli.options import CERT_ENV, HOME_ENV, KEY_ENV
-from deepfake_lab.errors import DeepfakeLabError
+from deepfake_lab.errors import DeepfakeLabError, OptionError, cli_flag
 
 app = typer.Typer(
     name="deepfake-lab",
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(0)
         print(f"error: {message}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", 2))
+    except OptionError as exc:  # the library names options by their field names; here they are flags
+        print(f"error: {exc.render(cli_flag)}", file=sys.stderr)
+        sys.exit(2)
     except DeepfakeLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

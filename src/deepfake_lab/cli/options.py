@@ -26,7 +26,7 @@ from typing import Any, Literal, Optional
 
 import typer
 
-from deepfake_lab.pipelines.scan.options import OptionError
+from deepfake_lab.errors import OptionError
 
 # Enumerated option values (the library's lists; equality is tested).
 Aggregation = Literal["confident", "mean", "max"]

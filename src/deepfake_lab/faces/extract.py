@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import OptionError, Ref
 from deepfake_lab.faces.align import align_face
 from deepfake_lab.faces.detect import FaceDetector, create_detector
 from deepfake_lab.faces.mask import face_mask
@@ -74,21 +74,21 @@ class ExtractOptions:
     def validate(self) -> None:
         """Raise `BadInputError` for impossible values."""
         if not 16 <= self.size <= 2048:
-            raise BadInputError(f"--size must be in 16..2048, got {self.size}")
+            raise OptionError(Ref("size"), f" must be in 16..2048, got {self.size}")
         if self.every < 1:
-            raise BadInputError(f"--every must be >= 1, got {self.every}")
+            raise OptionError(Ref("every"), f" must be >= 1, got {self.every}")
         if self.detect_every < 1:
-            raise BadInputError(f"--detect-every must be >= 1, got {self.detect_every}")
+            raise OptionError(Ref("detect_every"), f" must be >= 1, got {self.detect_every}")
         if self.max_faces is not None and self.max_faces < 1:
-            raise BadInputError(f"--max-faces must be >= 1, got {self.max_faces}")
+            raise OptionError(Ref("max_faces"), f" must be >= 1, got {self.max_faces}")
         if self.min_size < 0:
-            raise BadInputError(f"--min-size must be >= 0, got {self.min_size}")
+            raise OptionError(Ref("min_size"), f" must be >= 0, got {self.min_size}")
         if not -0.2 <= self.margin <= 2.0:
-            raise BadInputError(f"--margin must be in -0.2..2, got {self.margin}")
+            raise OptionError(Ref("margin"), f" must be in -0.2..2, got {self.margin}")
         if not 0.0 <= self.min_score <= 1.0:
-            raise BadInputError(f"--min-score must be in 0..1, got {self.min_score}")
+            raise OptionError(Ref("min_score"), f" must be in 0..1, got {self.min_score}")
         if self.model_range not in ("auto", "short", "full", "both"):
-            raise BadInputError(f"--range must be auto, short, full or both, got {self.model_range!r}")
+            raise OptionError(Ref("range"), f" must be auto, short, full or both, got {self.model_range!r}")
 
     def output_values(self) -> dict[str, Any]:
         """The `OUTPUT_OPTIONS` and their values (what a faceset records and a resume must match)."""

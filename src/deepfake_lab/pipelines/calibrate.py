@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.metrics.calibration import calibrate
 from deepfake_lab.models.cards import read_card, resolve_export
 from deepfake_lab.pipelines.callbacks import ScanProgress
@@ -47,7 +47,7 @@ class CalibrationRun:
 def scores_of(result: ScanResult, unit: str = "file") -> np.ndarray:
     """Scores of a scan: each scored file's score ("file") or each scored face's probability ("face")."""
     if unit not in UNITS:
-        raise BadInputError(f"--unit must be one of {', '.join(UNITS)}, got {unit!r}")
+        raise OptionError(Ref("unit"), f" must be one of {', '.join(UNITS)}, got {unit!r}")
     if unit == "file":
         vals = [f.score for f in result.files if f.score is not None]
     else:
@@ -87,9 +87,9 @@ def calibrate_detector(
         BadInputError: bad unit or rates, or no real score at all.
     """
     if unit not in UNITS:
-        raise BadInputError(f"--unit must be one of {', '.join(UNITS)}, got {unit!r}")
+        raise OptionError(Ref("unit"), f" must be one of {', '.join(UNITS)}, got {unit!r}")
     if not 0.0 < target_fpr < 1.0:
-        raise BadInputError(f"--target-fpr must be in (0, 1), got {target_fpr}")
+        raise OptionError(Ref("target_fpr"), f" must be in (0, 1), got {target_fpr}")
     opt = options or ScanOptions()
     real_scan = scan_paths(list(reals), model, opt, progress=progress, provenance=False)
     real = scores_of(real_scan, unit)

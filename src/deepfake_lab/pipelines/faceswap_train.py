@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.callbacks import ExtractProgress
 
@@ -86,19 +86,19 @@ class FaceswapTrainOptions:
 
     def validate(self) -> None:
         if self.model not in SWAP_MODELS:
-            raise BadInputError(f"--model must be one of {', '.join(SWAP_MODELS)}, got {self.model!r}")
+            raise OptionError(Ref("model"), f" must be one of {', '.join(SWAP_MODELS)}, got {self.model!r}")
         if self.steps < 1:
-            raise BadInputError(f"--steps must be >= 1, got {self.steps}")
+            raise OptionError(Ref("steps"), f" must be >= 1, got {self.steps}")
         if self.batch_size < 1:
-            raise BadInputError(f"--batch-size must be >= 1, got {self.batch_size}")
+            raise OptionError(Ref("batch_size"), f" must be >= 1, got {self.batch_size}")
         if self.preview_every < 1 or self.checkpoint_every < 1:
-            raise BadInputError("--preview-every and --checkpoint-every must be >= 1")
+            raise OptionError(Ref("preview_every"), " and ", Ref("checkpoint_every"), " must be >= 1")
         if self.precision not in ("auto", "fp32", "bf16"):
-            raise BadInputError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
+            raise OptionError(Ref("precision"), f" must be auto, fp32 or bf16, got {self.precision!r}")
         if self.image_size is not None and (self.image_size % 16 or not 32 <= self.image_size <= 512):
-            raise BadInputError(f"--size must be a multiple of 16 in 32..512, got {self.image_size}")
+            raise OptionError(Ref("size"), f" must be a multiple of 16 in 32..512, got {self.image_size}")
         if not self.lr > 0:
-            raise BadInputError(f"--lr must be > 0, got {self.lr}")
+            raise OptionError(Ref("lr"), f" must be > 0, got {self.lr}")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import load_dataset
 from deepfake_lab.data.splits import load_test_split
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.imaging import make_grid, save_generated_image, stack_grids
 from deepfake_lab.provenance.label import Provenance
 from deepfake_lab.train.checkpoint import load_exported
@@ -62,7 +62,7 @@ def lerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
         [steps, *S]; row 0 is z1, the last row is z2.
     """
     if steps < 2:
-        raise BadInputError(f"--steps must be at least 2, got {steps}")
+        raise OptionError(Ref("steps"), f" must be at least 2, got {steps}")
     alpha = torch.linspace(1.0, 0.0, steps, dtype=z1.dtype).view(-1, *([1] * z1.dim()))
     return alpha * z1.unsqueeze(0) + (1 - alpha) * z2.unsqueeze(0)
 
@@ -78,7 +78,7 @@ def slerp_codes(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
         [steps, *S]. Falls back to linear interpolation when z1 and z2 are (anti)parallel.
     """
     if steps < 2:
-        raise BadInputError(f"--steps must be at least 2, got {steps}")
+        raise OptionError(Ref("steps"), f" must be at least 2, got {steps}")
     a, b = z1.flatten().double(), z2.flatten().double()
     cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-12)
     omega = torch.arccos(cos.clamp(-1, 1))
@@ -96,7 +96,7 @@ def interpolate_codes(z1: Tensor, z2: Tensor, steps: int, mode: str = "lerp") ->
         return lerp_codes(z1, z2, steps)
     if mode == "slerp":
         return slerp_codes(z1, z2, steps)
-    raise BadInputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    raise OptionError(Ref("mode"), f" must be one of {', '.join(MODES)}, got {mode!r}")
 
 
 def parse_ref(ref: str, n_classes: int) -> tuple[int, int | None]:
@@ -118,12 +118,12 @@ def _classes(model: nn.Module, n: int, cls: int | None) -> Tensor | None:
     k = int(getattr(model, "n_classes", 0))
     if not k:
         if cls is not None:
-            raise BadInputError("--class given, but this GAN is unconditional")
+            raise OptionError(Ref("class"), " given, but this GAN is unconditional")
         return None
     if cls is None:
         return torch.arange(n) % k
     if not 0 <= cls < k:
-        raise BadInputError(f"--class {cls} out of range: this GAN has classes 0..{k - 1}")
+        raise OptionError(Ref("class"), f" {cls} out of range: this GAN has classes 0..{k - 1}")
     return torch.full((n,), int(cls), dtype=torch.long)
 
 

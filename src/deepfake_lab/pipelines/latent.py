@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor, nn
 
 from deepfake_lab.data.datasets import load_dataset
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.imaging import make_grid, save_generated_image
 from deepfake_lab.pipelines.generate import MODES, interpolate_codes, interpolate_gan_run
 from deepfake_lab.train.checkpoint import load_exported
@@ -71,7 +71,7 @@ def interpolate_run(
     if card.get("family") == "gan":
         return interpolate_gan_run(run, a, b, steps, out, mode, provenance=provenance)
     if mode not in MODES:
-        raise BadInputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise OptionError(Ref("mode"), f" must be one of {', '.join(MODES)}, got {mode!r}")
     if not (hasattr(model, "encode") and hasattr(model, "decode")):
         raise BadInputError(f"model {card['model']!r} has no latent code to interpolate")
     shape = tuple(card["input"]["shape"])

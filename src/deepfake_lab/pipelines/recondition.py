@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.imaging import make_grid, stack_grids
 from deepfake_lab.models.gans.encoder import LatentEncoder
 
@@ -263,7 +263,7 @@ def held_out_images(card: dict[str, Any], indices: Sequence[int]) -> tuple[Tenso
     ds = load_test_split(load_dataset, name, image_size=h, channels=c)
     for i in indices:
         if not 0 <= int(i) < len(ds):
-            raise BadInputError(f"--index {i} out of range: the {name} test split has {len(ds)} images")
+            raise OptionError(Ref("index"), f" {i} out of range: the {name} test split has {len(ds)} images")
     idx = torch.tensor([int(i) for i in indices], dtype=torch.long)
     b = ds.batch(idx)
     return b.x, b.y

@@ -15,7 +15,7 @@ import torch
 from rich.console import Console
 
 from deepfake_lab.config import DataConfig, OptimConfig, RunConfig, TrainConfig
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.html import render
 from deepfake_lab.imaging import make_grid, save_generated_image, to_uint8_hwc
 from deepfake_lab.losses import jacobian_frobenius, mse_per_pixel
@@ -83,7 +83,7 @@ def run_showcase(
     if (out_dir / "index.html").exists():
         raise BadInputError(f"{out_dir} already holds a showcase; choose another --out")
     if scale <= 0 or scale > 100:
-        raise BadInputError(f"--scale must be in (0, 100], got {scale}")
+        raise OptionError(Ref("scale"), f" must be in (0, 100], got {scale}")
     rows = []
     for e in ENTRIES:
         steps = max(1, int(e.steps * scale)) if e.steps else 0

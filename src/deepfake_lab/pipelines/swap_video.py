@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from deepfake_lab import __version__
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.faces.align import align_face
 from deepfake_lab.faces.blend import BLEND_MODES, blend_face
 from deepfake_lab.faces.colour import COLOUR_MODES, colour_transfer
@@ -106,19 +106,19 @@ class SwapOptions:
 
     def validate(self) -> None:
         if self.to not in ("a", "b"):
-            raise BadInputError(f"--to must be a or b, got {self.to!r}")
+            raise OptionError(Ref("to"), f" must be a or b, got {self.to!r}")
         if self.colour not in COLOUR_MODES:
-            raise BadInputError(f"--colour must be one of {', '.join(COLOUR_MODES)}, got {self.colour!r}")
+            raise OptionError(Ref("colour"), f" must be one of {', '.join(COLOUR_MODES)}, got {self.colour!r}")
         if self.blend not in BLEND_MODES:
-            raise BadInputError(f"--blend must be one of {', '.join(BLEND_MODES)}, got {self.blend!r}")
+            raise OptionError(Ref("blend"), f" must be one of {', '.join(BLEND_MODES)}, got {self.blend!r}")
         if not 32 <= self.paste_size <= 1024:
-            raise BadInputError(f"--paste-size must be in 32..1024, got {self.paste_size}")
+            raise OptionError(Ref("paste_size"), f" must be in 32..1024, got {self.paste_size}")
         if self.detect_every < 1:
-            raise BadInputError(f"--detect-every must be >= 1, got {self.detect_every}")
+            raise OptionError(Ref("detect_every"), f" must be >= 1, got {self.detect_every}")
         if self.max_faces is not None and self.max_faces < 1:
-            raise BadInputError(f"--max-faces must be >= 1, got {self.max_faces}")
+            raise OptionError(Ref("max_faces"), f" must be >= 1, got {self.max_faces}")
         if not 0 <= self.crf <= 51:
-            raise BadInputError(f"--crf must be in 0..51, got {self.crf}")
+            raise OptionError(Ref("crf"), f" must be in 0..51, got {self.crf}")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.imaging import make_grid, stack_grids
 from deepfake_lab.models.gans.text2image import encode_texts
 from deepfake_lab.pipelines.generate import latents_for_seeds
@@ -36,7 +36,7 @@ def _unit(x: Tensor) -> Tensor:
 def text_to_images(model: nn.Module, text: str, n: int = 8, *, encoder: str = "minilm", seed: int = 0) -> Tensor:
     """n images [n, C, H, W] in [0, 1] for one caption (latent seeds seed..seed+n-1)."""
     if not text.strip():
-        raise BadInputError("--text is empty")
+        raise OptionError(Ref("text"), " is empty")
     if not 1 <= n <= 1024:
         raise BadInputError(f"-n must be in 1..1024, got {n}")
     emb = encode_texts([text], encoder).expand(n, -1)
@@ -50,7 +50,7 @@ def interpolate_texts(
 ) -> Tensor:
     """GAN-INT strip: fixed z, embeddings (1-t)·φ(a) + t·φ(b) for t in [0, 1]: [steps, C, H, W] in [0, 1]."""
     if steps < 2:
-        raise BadInputError(f"--steps must be at least 2, got {steps}")
+        raise OptionError(Ref("steps"), f" must be at least 2, got {steps}")
     e = encode_texts([a, b], encoder)
     t = torch.linspace(0, 1, steps)[:, None]
     emb = (1 - t) * e[0] + t * e[1]

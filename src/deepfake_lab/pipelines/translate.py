@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.imaging import make_grid, stack_grids
 from deepfake_lab.train.checkpoint import load_exported
 
@@ -74,7 +74,7 @@ def translate_run(
     from deepfake_lab.provenance.label import Provenance
 
     if direction not in ("ab", "ba"):
-        raise BadInputError(f"--direction must be ab or ba, got {direction!r}")
+        raise OptionError(Ref("direction"), f" must be ab or ba, got {direction!r}")
     model, card = load_translator(run)
     x = read_inputs(model, images, direction)
     y = translate_images(model, x, direction)

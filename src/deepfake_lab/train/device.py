@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import OptionError, Ref
 
 if TYPE_CHECKING:
     import torch
@@ -17,7 +17,7 @@ def device_name(name: str) -> str:
     """`auto` (CUDA when present), `cpu`, `cuda` or `cuda:N` -> the device's name ("cpu", "cuda", "cuda:1");
     anything else is a one-line user error. Only `auto` and CUDA names import torch (to ask for CUDA)."""
     if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
-        raise BadInputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+        raise OptionError(Ref("device"), f" must be auto, cpu, cuda or cuda:N, got {name!r}")
     if name == "cpu":
         return name
     import torch
@@ -25,7 +25,7 @@ def device_name(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if not torch.cuda.is_available():
-        raise BadInputError("--device cuda asked for, but no CUDA device is available")
+        raise OptionError(Ref("device"), " cuda asked for, but no CUDA device is available")
     return name
 
 

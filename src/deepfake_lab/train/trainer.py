@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from deepfake_lab.config import RunConfig, config_from_dict, dump_yaml
 from deepfake_lab.data.datasets import BatchSampler, load_dataset
 from deepfake_lab.data.splits import load_test_split
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.fsutil import remove_stale_temp
 from deepfake_lab.imaging import make_grid, save_image, stack_grids
 from deepfake_lab.models.catalogue import create_model, model_entry
@@ -176,7 +176,7 @@ class Trainer:
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
         if t.precision == "fp16" and self.device.type != "cuda":
-            raise BadInputError("--precision fp16 needs a CUDA device; on CPU use bf16")
+            raise OptionError(Ref("precision"), " fp16 needs a CUDA device; on CPU use bf16")
         if self.dist.enabled:
             # Every rank must write into the same run dir (default names carry a timestamp).
             self.run_dir = Path(ddp.broadcast_object(str(self.run_dir)))

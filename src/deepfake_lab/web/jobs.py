@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_lab.errors import BadInputError, DeepfakeLabError
+from deepfake_lab.errors import BadInputError, DeepfakeLabError, OptionError, Ref
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan import (
     Detector,
@@ -193,7 +193,7 @@ class JobManager:
         write_report: bool = True,
     ) -> None:
         if workers < 1:
-            raise BadInputError(f"--workers must be >= 1, got {workers}")
+            raise OptionError(Ref("workers"), f" must be >= 1, got {workers}")
         if max_queue < 1:
             raise BadInputError(f"the queue size must be >= 1, got {max_queue}")
         self.root = Path(root)

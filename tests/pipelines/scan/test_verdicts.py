@@ -319,7 +319,7 @@ def test_calibrate_detector_on_real_media(scan_media, model) -> None:
     assert per_file.size == 1 and per_file[0] == pytest.approx(run.reals.files[0].score)
     with pytest.raises(BadInputError, match="nothing to calibrate"):
         calibrate_detector(model, [scan_media["blank"]])
-    with pytest.raises(BadInputError, match="--unit"):
+    with pytest.raises(BadInputError, match="unit must be one of"):
         calibrate_detector(model, [scan_media["real"]], unit="frame")
 
 

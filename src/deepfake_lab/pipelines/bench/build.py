@@ -43,7 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from deepfake_lab import __version__
 from deepfake_lab.data.augment import h264_roundtrip, jpeg
-from deepfake_lab.errors import BadInputError, MissingDataError
+from deepfake_lab.errors import BadInputError, MissingDataError, OptionError, Ref
 from deepfake_lab.faces.align import align_face, transform_points
 from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.bench.manifest import (
@@ -125,11 +125,11 @@ class BenchOptions:
 
     def validate(self) -> None:
         if not 32 <= self.size <= 512 or self.size % 2:
-            raise BadInputError(f"--size must be even and in 32..512, got {self.size}")
+            raise OptionError(Ref("size"), f" must be even and in 32..512, got {self.size}")
         if not -0.1 <= self.margin <= 0.5:
-            raise BadInputError(f"--margin must be in -0.1..0.5, got {self.margin}")
+            raise OptionError(Ref("margin"), f" must be in -0.1..0.5, got {self.margin}")
         if self.every < 1:
-            raise BadInputError(f"--every must be >= 1, got {self.every}")
+            raise OptionError(Ref("every"), f" must be >= 1, got {self.every}")
         if (
             not (0 < self.holdout < 1 and 0 <= self.val < 1 and 0 <= self.gap < 1)
             or self.holdout + self.val + self.gap >= 0.9
@@ -142,7 +142,7 @@ class BenchOptions:
         for m in self.methods or ():
             BENCH_METHODS.get(m)
         if self.max_frames is not None and self.max_frames < 1:
-            raise BadInputError(f"--max-frames must be >= 1, got {self.max_frames}")
+            raise OptionError(Ref("max_frames"), f" must be >= 1, got {self.max_frames}")
 
     def signature(self) -> dict[str, Any]:
         """Options that change what is written (a resumed build must use the same)."""

@@ -38,7 +38,7 @@ import torch
 from rich.console import Console
 
 from deepfake_lab import __version__
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.bench.experiments import evaluate_detector, gan_track
 from deepfake_lab.pipelines.bench.manifest import compression_names, read_manifest
@@ -102,7 +102,7 @@ class EvalOptions:
             if d not in preset_names() and d not in list_models("detector"):
                 raise BadInputError(f"unknown detector {d!r}; see `deepfake-lab models` (family detector)")
         if not 16 <= self.image_size <= 512:
-            raise BadInputError(f"--image-size must be in 16..512, got {self.image_size}")
+            raise OptionError(Ref("image_size"), f" must be in 16..512, got {self.image_size}")
         for k in ("steps", "batch_size", "finetune_steps", "gan_steps", "top"):
             if getattr(self, k) < 1:
                 raise BadInputError(f"{k} must be >= 1, got {getattr(self, k)}")

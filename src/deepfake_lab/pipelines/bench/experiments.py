@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import OptionError, Ref
 from deepfake_lab.metrics.detection import (
     AGGREGATIONS,
     average_precision,
@@ -138,7 +138,7 @@ def _evolution(
     else:
         new = opt.new_method
     if new not in methods:
-        raise BadInputError(f"--new-method {new!r} is not in the benchmark ({', '.join(methods)})")
+        raise OptionError(Ref("new_method"), f" {new!r} is not in the benchmark ({', '.join(methods)})")
     old = [m for m in methods if m != new]
     base = loo_models[new]
     p0 = predict(base, x_t)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_lab.errors import BadInputError, DeepfakeLabError
+from deepfake_lab.errors import BadInputError, DeepfakeLabError, OptionError, Ref
 from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.models.cards import read_card
 from deepfake_lab.pipelines.scan.detector import DetectorModel, crop_policy, load_torch_detector, summary_dict
@@ -159,9 +159,9 @@ class OnnxDetector:
     def choose_precision(self, mode: str = "auto", batch: int = 16) -> str:
         """ONNX Runtime computes in float32: "auto" and "fp32" give "fp32"; "bf16" needs the torch model."""
         if mode not in ("auto", "fp32", "bf16"):
-            raise BadInputError(f"--precision must be auto, fp32 or bf16, got {mode!r}")
+            raise OptionError(Ref("precision"), f" must be auto, fp32 or bf16, got {mode!r}")
         if mode == "bf16":
-            raise BadInputError("--precision bf16 runs on the torch model; the ONNX Runtime backend is fp32 only")
+            raise OptionError(Ref("precision"), " bf16 runs on the torch model; the ONNX Runtime backend is fp32 only")
         self.precision = "fp32"
         return self.precision
 

@@ -19,11 +19,10 @@ Example:
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import OptionError, Ref  # re-exported: the scan options raise them
 from deepfake_lab.pipelines.scan.verdicts import MIN_FACE_SIZE, MIN_FRAMES, MIN_SHARPNESS
 
 __all__ = ["PRECISION_ENV", "OptionError", "OptionSpec", "Ref", "ScanOptions", "option_specs", "option_types"]
@@ -73,36 +72,6 @@ class OptionSpec:
 
 def _option(default: Any, help: str, **spec: Any) -> Any:
     return field(default=default, metadata={"option": OptionSpec(help, **spec)})
-
-
-@dataclass(frozen=True)
-class Ref:
-    """An option named inside an `OptionError` message (by its field name)."""
-
-    name: str
-
-
-class OptionError(BadInputError):
-    """A bad option value; the message names options by field name, `render` by any other spelling.
-
-    Example:
-        >>> err = OptionError(Ref("every"), " must be >= 1, got 0")
-        >>> str(err), err.render(lambda name: "--" + name)
-        ('every must be >= 1, got 0', '--every must be >= 1, got 0')
-    """
-
-    def __init__(self, *parts: str | Ref) -> None:
-        self.parts = parts
-        super().__init__(self.render())
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        """The field names the message mentions."""
-        return tuple(p.name for p in self.parts if isinstance(p, Ref))
-
-    def render(self, label: Callable[[str], str] = str) -> str:
-        """The message with each option written as `label(field_name)`."""
-        return "".join(label(p.name) if isinstance(p, Ref) else p for p in self.parts)
 
 
 @dataclass
