@@ -9,7 +9,7 @@ Usage:
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from deepfake_lab.train.checkpoint import load_exported
@@ -18,7 +18,13 @@ from deepfake_lab.train.trainer import Trainer
 
 
 def main() -> None:
-    init, data, run, steps = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("init", type=Path, help="export of the detector to continue (run dir or .safetensors)")
+    ap.add_argument("data", help="training folder (real/ and fake/)")
+    ap.add_argument("run", type=Path, help="new run directory")
+    ap.add_argument("steps", type=int, help="more steps")
+    args = ap.parse_args()
+    init, data, run, steps = args.init, args.data, args.run, args.steps
     over = [f"data.name={data}", f"train.steps={steps}", "optim.lr=0.00005", "optim.warmup_steps=10",
             "train.checkpoint_every=50", "train.log_every=25"]  # fmt: skip
     cfg = build_run_config("detector-default", overrides=over)
