@@ -35,11 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
-from onnx import TensorProto, helper, numpy_helper
 from PIL import Image, ImageFilter
+
+try:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError:
+    sys.exit("error: export_onnx.py needs the onnx package (protobuf >= 6, which breaks mediapipe's protobuf < 5 "
+             "in the project venv): run it through scripts/export_onnx.sh")  # fmt: skip
 from torch import nn
 
 from deepfake_lab.fsutil import atomic_write_bytes, atomic_write_text, sha256_file
