@@ -123,7 +123,9 @@ def person_fprs(groups: dict[str, np.ndarray], threshold: float) -> dict[str, fl
     return {p: float((v >= threshold).mean()) for p, v in groups.items()}
 
 
-def rule_threshold(groups: dict[str, np.ndarray], fpr: float, rule: str = "person-mean", coverage: float = 0.8) -> float:
+def rule_threshold(
+    groups: dict[str, np.ndarray], fpr: float, rule: str = "person-mean", coverage: float = 0.8
+) -> float:
     """The threshold of a rule (`RULES`) on real scores grouped by person.
 
     Args:

@@ -360,8 +360,8 @@ def evaluate_detector_on_protocol(
                      "tpr": tpr, "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
                      "person_fpr": {i: float((real[[k for k, q in enumerate(real_ids) if q == i]] >= threshold)
                                              .mean()) for i in sorted(set(real_ids))},
-                     "real_scores": [round(float(v), 4) for v in real], "real_identities": real_ids,
-                     "fake_scores": [round(float(v), 4) for v in p[y == 1]]}  # fmt: skip
+                     "real_scores": [float(v) for v in real], "real_identities": real_ids,
+                     "fake_scores": [float(v) for v in p[y == 1]]}  # fmt: skip
     if "c23" in res and "c40" in res:
         res["auc_drop_c23_c40"] = float(
             np.mean(
@@ -389,9 +389,10 @@ def protocol_report(
 
     Returns:
         {"calibration": the card's calibration dict (`metrics.calibration.calibrate`), "calib_auc": {comp: AUC},
-        "test": `evaluate_detector_on_protocol` at the calibrated threshold (scores dropped), "test_people"}.
+        "test": `evaluate_detector_on_protocol` at the calibrated threshold (scores dropped), "test_people",
+        "unseen_loo": leave-one-person-out over calib + test people (`metrics.calibration.leave_one_out`)}.
     """
-    from deepfake_lab.metrics.calibration import calibrate
+    from deepfake_lab.metrics.calibration import calibrate, leave_one_out
     from deepfake_lab.pipelines.bench.runner import predict
 
     root = Path(root)
@@ -410,6 +411,14 @@ def protocol_report(
                     coverage=coverage, split=f"face benchmark calib split ({', '.join(people)}; never trained on), "
                     f"{'/'.join(comps)} pooled, each person's faces of all levels together")  # fmt: skip
     test = evaluate_detector_on_protocol(score, root, threshold=cal["threshold"], size=size, split="test")
+    # leave-one-person-out over all unseen people (calib + test): the rate on each at a threshold the same rule
+    # fits on the 11 others -- how much the stated rate holds on people the threshold was not fit on
+    unseen: dict[str, list[float]] = {}
+    for part in (calib, test):
+        for c in comps:
+            for i, v in zip(part[c]["real_identities"], part[c]["real_scores"], strict=True):
+                unseen.setdefault(i, []).append(v)
+    loo = leave_one_out({i: np.asarray(v) for i, v in sorted(unseen.items())}, target_fpr, rule, coverage)
     for c, v in test.items():
         if isinstance(v, dict):
             for k in ("real_scores", "fake_scores", "real_identities"):
@@ -419,4 +428,8 @@ def protocol_report(
             test[c]["tpr"] = {m: round(x, 4) for m, x in v["tpr"].items()}
             test[c]["person_fpr"] = {m: round(x, 4) for m, x in v["person_fpr"].items()}
     return {"calibration": cal, "calib_auc": {c: round(calib[c]["auc"], 4) for c in comps}, "test": test,
-            "test_people": info["people"]["test"]}  # fmt: skip
+            "test_people": info["people"]["test"],
+            "unseen_loo": {"rule": rule, "people": len(loo), "mean_fpr": round(float(np.mean(list(loo.values()))), 4),
+                           "max_fpr": round(max(loo.values()), 4),
+                           "over_target": sum(v > target_fpr for v in loo.values()),
+                           "per_person": {i: round(v, 4) for i, v in loo.items()}}}  # fmt: skip
