@@ -79,12 +79,6 @@ def card_figures(card: dict[str, Any], figs: dict[str, Any], info: dict[str, Any
         "synthesised faces (GANs, diffusion) without a blend boundary are outside what it learned.",
         "A probability is not proof: use it to prioritise review, never as the sole evidence.",
     ]
-    reproduce = [r for r in card.get("reproduce", []) if "recalibrate_default_detector" not in r]
-    reproduce.append(
-        f"python scripts/recalibrate_default_detector.py --faces runs/faces --rule {cal['rule']} --install   "
-        "(threshold re-fit per person on the calib people; weights unchanged)"
-    )
-    card["reproduce"] = reproduce
     return card
 
 
@@ -111,6 +105,12 @@ def main() -> None:
     args.results.write_text(json.dumps(figs, indent=1) + "\n")
     info = json.loads((args.faces / "faces.json").read_text())
     new = card_figures(card, figs, info)
+    reproduce = [r for r in new.get("reproduce", []) if "recalibrate_default_detector" not in r]
+    reproduce.append(
+        f"python scripts/recalibrate_default_detector.py --faces runs/faces --rule {args.rule} --install   "
+        "(threshold re-fit per person on the calib people; weights unchanged)"
+    )
+    new["reproduce"] = reproduce
 
     stage = Path(tempfile.mkdtemp(prefix="recal-default-"))
     src = args.model.with_suffix("")

@@ -123,6 +123,9 @@ def register(app: typer.Typer) -> None:
         faces_dir: Path = typer.Argument(..., help="A folder made by `bench faces`."),
         model: Path = typer.Option(None, "--model", "-m", help="Exported detector (default: the shipped one)."),
         target_fpr: float = typer.Option(0.05, "--target-fpr", help="FPR the threshold is calibrated for."),
+        rule: str = typer.Option(
+            "person-mean", "--rule", help="How the threshold is fit: pooled, person-mean or person-conformal."
+        ),
     ) -> None:
         """Calibrate a detector on the unseen calib people, then AUC/FPR per method and compression on test people."""
         from deepfake_lab.pipelines.bench.face_protocol import protocol_report
@@ -133,7 +136,11 @@ def register(app: typer.Typer) -> None:
         if not 0 < target_fpr < 1:
             raise BadInputError(f"--target-fpr must be in (0, 1), got {target_fpr}")
         det = load_detector(model)
-        rep = protocol_report(det.net.float().eval(), det.crop_size, faces_dir, target_fpr)
+        from deepfake_lab.metrics.calibration import RULES
+
+        if rule not in RULES:
+            raise BadInputError(f"--rule must be one of {', '.join(RULES)}, got {rule!r}")
+        rep = protocol_report(det.net.float().eval(), det.crop_size, faces_dir, target_fpr, rule)
         typer.echo(json.dumps(rep, indent=1))
 
     @bench.command("eval")
