@@ -291,6 +291,12 @@ def test_bench_faces_cli_errors_are_one_line(tmp_path, capsys):
         main(["bench", "faces-eval", str(tmp_path / "other")])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.startswith("error: ") and "face benchmark" in err
+    (tmp_path / "fb").mkdir()
+    (tmp_path / "fb" / "faces.json").write_text("{}")
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "faces-eval", str(tmp_path / "fb"), "--rule", "median"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: --rule must be one of") and err.count("\n") == 1
     with pytest.raises(SystemExit) as exc:
         main(["bench", "faces", "-o", str(tmp_path / "other")])
     assert exc.value.code == 2 and "not a face benchmark" in capsys.readouterr().err
