@@ -4,7 +4,8 @@ Usage:
     python benchmarks/face_protocol_bench.py --faces runs/faces NAME=EXPORT [NAME=EXPORT ...] [--no-append]
 
 Each detector's threshold is calibrated for 5 % false positives on the calib people's reals (all compression
-levels pooled; `pipelines.bench.face_protocol.protocol_report`), then the test people (from packages that gave
+levels together, fit by `--rule`: default person-mean, every person weighs the same;
+`pipelines.bench.face_protocol.protocol_report`), then the test people (from packages that gave
 nothing to training) are scored at c0/c23/c40: AUC over all fakes, AUC per method, false-positive rate on the
 test reals at the calibrated threshold, and the mean per-method AUC drop from c23 to c40. A NAME=EXPORT may
 name a run's `checkpoints/last.pt` too (an unfinished run). Appends a table to benchmarks/RESULTS.md.
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("detectors", nargs="+", help="NAME=EXPORT (.safetensors / run export / checkpoints/last.pt)")
     ap.add_argument("--faces", type=Path, default=Path("runs/faces"))
     ap.add_argument("--target-fpr", type=float, default=0.05)
+    ap.add_argument("--rule", default="person-mean", help="pooled, person-mean or person-conformal")
     ap.add_argument("--json", type=Path, help="also write the full reports here")
     ap.add_argument("--note", default="")
     ap.add_argument("--no-append", action="store_true")
@@ -47,13 +49,14 @@ def main() -> None:
     reports = {}
     lines = [
         "| detector | threshold (calib) | calib AUC c0/c23/c40 | test AUC c0/c23/c40 | test FPR c0/c23/c40 | "
-        "per-method test AUC at c23 | c23→c40 drop |",
-        "|---|---|---|---|---|---|---|",
+        "test TPR per method c0 / c23 / c40 | per-method test AUC at c23 | c23→c40 drop | leave-one-person-out FPR "
+        "mean / max (unseen people) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for spec in args.detectors:
         name, _, path = spec.partition("=")
         model, size = _load(Path(path))
-        rep = protocol_report(model, size, args.faces, args.target_fpr)
+        rep = protocol_report(model, size, args.faces, args.target_fpr, args.rule)
         reports[name] = rep
         t, cal = rep["test"], rep["calibration"]
         comps = [c for c in ("c0", "c23", "c40") if c in t]
@@ -62,7 +65,14 @@ def main() -> None:
         tauc = "/".join(f"{t[c]['auc']:.3f}" for c in comps)
         tfpr = "/".join(f"{t[c]['fpr']:.3f}" for c in comps)
         drop = t.get("auc_drop_c23_c40", float("nan"))
-        lines.append(f"| {name} | {cal['threshold']:.3f} | {cauc} | {tauc} | {tfpr} | {per} | {drop:.3f} |")
+        ttpr = " / ".join(",".join(f"{v:.2f}" for v in t[c]["tpr"].values()) for c in comps)
+        loo = rep["unseen_loo"]
+        lines.append(
+            f"| {name} | {cal['threshold']:.4f} | {cauc} | {tauc} | {tfpr} | {ttpr} | {per} | {drop:.3f} | "
+            f"{loo['mean_fpr']:.3f} / {loo['max_fpr']:.3f} |"
+        )
+        people = ", ".join(f"{p} {v:.2f}" for p, v in t["c23"]["person_fpr"].items()) if "c23" in t else ""
+        print(f"  {name}: test FPR per person at c23: {people}", flush=True)
         print(lines[-1], flush=True)
     info = json.loads((args.faces / "faces.json").read_text())
     n = {s: len(v) for s, v in info["people"].items()}
@@ -70,7 +80,10 @@ def main() -> None:
         "",
         f"- face benchmark {args.faces}: {info['n_people']} people (train {n['train']}, calib {n['calib']}, "
         f"test {n['test']}); test reals per compression: {t['c0']['n_real']}, fakes: {t['c0']['n_fake']}",
-        f"- threshold: {100 * args.target_fpr:.0f} % FPR on the calib reals (c0/c23/c40 pooled)",
+        f"- threshold: {100 * args.target_fpr:.0f} % FPR on the calib reals (c0/c23/c40 together), rule {args.rule}; "
+        f"calib people: {', '.join(sorted(info['people']['calib']))}; test people: "
+        f"{', '.join(sorted(info['people']['test']))}; TPR per method in the order "
+        f"{', '.join(t['c0']['tpr'])}",
     ]
     if args.note:
         lines.append(f"- note: {args.note}")

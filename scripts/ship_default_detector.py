@@ -3,7 +3,7 @@
 1. Loads the run's export (`deepfake-lab train detector-default --data FACES_TRAIN --name ...`).
 2. Scores the face benchmark's *calib* split (people never trained on) and picks the threshold and verdict
    band with `metrics.calibration.calibrate` for a stated false-positive rate on those reals (all compression
-   levels pooled).
+   levels together; `--rule`, default person-mean: the rate averaged over people, each weighing the same).
 3. Scores the *test* split (other people, from packages that gave nothing to training) at c0/c23/c40: AUC
    overall and per method, FPR and TPR at the calibrated threshold, the c23 -> c40 drop; the same for every
    `--compare` export (e.g. the old Meso-4, a from-scratch run), written to `--results` as JSON.
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from recalibrate_default_detector import card_figures  # calibration, figures, split and limits of the card
 from ship_detector import demo_figures, install  # the same demo figures and install step as the fast preset
 
 from deepfake_lab.models.cards import read_card
@@ -41,6 +42,7 @@ def main() -> None:
     ap.add_argument("--run", type=Path, required=True, help="run dir with export/model.safetensors")
     ap.add_argument("--faces", type=Path, required=True, help="the face benchmark (`build_face_protocol`)")
     ap.add_argument("--target-fpr", type=float, default=0.05)
+    ap.add_argument("--rule", default="person-mean", help="threshold rule: pooled, person-mean, person-conformal")
     ap.add_argument("--compare", action="append", default=[], help="NAME=EXPORT evaluated on the same protocol")
     ap.add_argument("--results", type=Path, default=Path("runs/ship-default-detector.json"))
     ap.add_argument("--no-demo", action="store_true")
@@ -51,13 +53,13 @@ def main() -> None:
 
     model, run_card = load_exported(args.run / "export" / "model.safetensors")
     size = int(run_card["model_kwargs"]["image_size"])
-    figs = protocol_report(model.eval(), size, args.faces, args.target_fpr)
+    figs = protocol_report(model.eval(), size, args.faces, args.target_fpr, args.rule)
     results: dict[str, Any] = {"shipped": figs, "load_average": [round(v, 2) for v in os.getloadavg()]}
     for spec in args.compare:
         name, path = spec.split("=", 1)
         m, c = load_exported(Path(path))
         results[name] = protocol_report(
-            m.eval(), int(c["model_kwargs"].get("image_size", 64)), args.faces, args.target_fpr
+            m.eval(), int(c["model_kwargs"].get("image_size", 64)), args.faces, args.target_fpr, args.rule
         )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=1) + "\n")
@@ -138,6 +140,7 @@ def main() -> None:
         "usage": "deepfake-lab detect MEDIA   (the scanner loads this detector by default)",
         "responsible_use": "For teaching and research; a detector score is evidence to review, not a verdict.",
     }
+    card = card_figures(card, figs, info)  # the same calibration, figures and limits as a re-calibration
     stage = Path(tempfile.mkdtemp(prefix="ship-default-"))
     half = model.half()
     export_model(half, stage, model_name=run_card["model"], model_kwargs=run_card["model_kwargs"],

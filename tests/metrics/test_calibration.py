@@ -16,6 +16,9 @@ from deepfake_lab.metrics.calibration import (
     check_calibration,
     default_calibration,
     fpr_threshold,
+    leave_one_out,
+    person_fprs,
+    rule_threshold,
     verdict_for,
 )
 
@@ -51,7 +54,8 @@ def test_calibrate_dict_is_the_card_contract() -> None:
     reals = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.9]
     cal = calibrate(reals, target_fpr=0.1, uncertain_fpr=0.3, n_real_identities=4, split="unit test")
     assert set(cal) == {"threshold", "authentic_below", "target_fpr", "uncertain_fpr", "fpr", "tpr", "n_real",
-                        "n_real_identities", "n_fake", "split"}  # fmt: skip
+                        "n_real_identities", "n_fake", "split", "rule"}  # fmt: skip
+    assert cal["rule"] == "pooled"
     assert cal["n_real"] == 10 and cal["n_fake"] == 0 and cal["tpr"] is None and cal["n_real_identities"] == 4
     assert cal["fpr"] == pytest.approx(0.1) and cal["split"] == "unit test"
     assert cal["uncertain_fpr"] == 0.3 and calibrate(reals)["uncertain_fpr"] == pytest.approx(0.2)  # 4 x 0.05
@@ -88,6 +92,73 @@ def test_bad_inputs_are_one_line_errors() -> None:
     for bad in ({"threshold": "x"}, {"threshold": 0.2, "authentic_below": 0.5}, {"authentic_below": 0.1}, [0.5]):
         with pytest.raises(BadInputError):
             check_calibration(bad)
+
+
+# ------------------------------------------------------------------------------------- per-person rules
+def _people() -> tuple[np.ndarray, list[str]]:
+    """One person with many low scores (a video), three with few high ones (stills)."""
+    scores = [*(np.arange(100) / 1000.0)]  # "video": 0.000 .. 0.099
+    ids = ["video"] * 100
+    for name, base in (("a", 0.90), ("b", 0.80), ("c", 0.70)):
+        scores += [base + k / 100.0 for k in range(10)]  # 0.90 .. 0.99 and so on
+        ids += [name] * 10
+    return np.asarray(scores), ids
+
+
+def test_pooled_threshold_is_set_by_the_person_with_most_faces() -> None:
+    r, ids = _people()
+    pooled = calibrate(r, target_fpr=0.05)
+    per = person_fprs({p: r[np.array(ids) == p] for p in set(ids)}, pooled["threshold"])
+    assert pooled["fpr"] <= 0.05 and per["a"] == pytest.approx(0.6)  # 6 of a's 10 faces called manipulated
+
+
+def test_person_mean_rule_weighs_every_person_the_same() -> None:
+    r, ids = _people()
+    cal = calibrate(r, target_fpr=0.05, identities=ids, rule="person-mean")
+    assert cal["rule"] == "person-mean" and cal["people"] == ["a", "b", "c", "video"] and cal["n_real_identities"] == 4
+    assert cal["person_mean_fpr"] <= 0.05 and set(cal["person_fpr"]) == {"a", "b", "c", "video"}
+    assert cal["person_fpr"]["a"] == pytest.approx(0.2) and cal["person_fpr"]["b"] == 0.0  # mean (0.2+0+0+0)/4
+    t = cal["threshold"]
+    assert t == np.nextafter(0.97, 1.0)  # the smallest such threshold: one step lower lets a's 0.97 in too
+    groups = {p: r[np.array(ids) == p] for p in set(ids)}
+    assert np.mean(list(person_fprs(groups, np.nextafter(0.97, 0.0)).values())) > 0.05
+    assert cal["fpr"] == pytest.approx((r >= t).mean()) and cal["authentic_below"] <= t
+
+
+def test_person_conformal_rule_is_a_quantile_over_people() -> None:
+    groups = {f"p{k}": np.array([0.1 * k, 0.1 * k + 0.01]) for k in range(1, 10)}  # person k's own t_k
+    own = sorted(fpr_threshold(v, 0.05) for v in groups.values())  # just above each person's maximum
+    # 9 people, coverage 0.8: the ceil(10 * 0.8) = 8th smallest; coverage 0.95: ceil(9.5) = 10 > 9 -> the largest
+    assert rule_threshold(groups, 0.05, "person-conformal", 0.8) == own[7]
+    assert rule_threshold(groups, 0.05, "person-conformal", 0.95) == own[8]
+    assert rule_threshold(groups, 0.05, "person-conformal", 0.5) == own[4]
+    cal = calibrate(np.concatenate(list(groups.values())), target_fpr=0.05,
+                    identities=[p for p, v in groups.items() for _ in v], rule="person-conformal")  # fmt: skip
+    assert cal["coverage"] == 0.8 and sum(v > 0.05 for v in cal["person_fpr"].values()) == 1  # p9 only
+
+
+def test_leave_one_person_out_measures_the_rate_on_people_left_out() -> None:
+    groups = {"low": np.array([0.1, 0.2]), "mid": np.array([0.5, 0.6]), "high": np.array([0.9, 0.95])}
+    loo = leave_one_out(groups, 0.05, "pooled")
+    # fit on low + mid (4 scores, 5 %: nothing real at or above): just above 0.6 -> both of high's faces
+    assert loo == {"high": 1.0, "low": 0.0, "mid": 0.0}
+    assert leave_one_out({"only": np.array([0.5])}, 0.05) == {}
+    cal = calibrate(np.array([0.1, 0.2, 0.5, 0.6, 0.9, 0.95]), target_fpr=0.05,
+                    identities=["low", "low", "mid", "mid", "high", "high"], rule="person-mean")  # fmt: skip
+    assert cal["loo_fpr"]["high"] == 1.0 and cal["loo_max_fpr"] == 1.0
+    assert cal["loo_mean_fpr"] == pytest.approx(1 / 3)
+
+
+def test_person_rules_reject_bad_input() -> None:
+    for kw in (
+        {"rule": "person-mean"},  # no identities
+        {"rule": "median", "identities": ["a", "b"]},
+        {"rule": "person-mean", "identities": ["a"]},  # one identity for two scores
+        {"rule": "person-mean", "identities": ["a", ""]},
+        {"rule": "person-conformal", "identities": ["a", "b"], "coverage": 1.0},
+    ):
+        with pytest.raises(BadInputError):
+            calibrate([0.1, 0.2], **kw)
 
 
 # ------------------------------------------------------------------------------------- real detector scores

@@ -123,8 +123,12 @@ def register(app: typer.Typer) -> None:
         faces_dir: Path = typer.Argument(..., help="A folder made by `bench faces`."),
         model: Path = typer.Option(None, "--model", "-m", help="Exported detector (default: the shipped one)."),
         target_fpr: float = typer.Option(0.05, "--target-fpr", help="FPR the threshold is calibrated for."),
+        rule: str = typer.Option(
+            "person-mean", "--rule", help="How the threshold is fit: pooled, person-mean or person-conformal."
+        ),
     ) -> None:
         """Calibrate a detector on the unseen calib people, then AUC/FPR per method and compression on test people."""
+        from deepfake_lab.metrics.calibration import RULES
         from deepfake_lab.pipelines.bench.face_protocol import protocol_report
         from deepfake_lab.pipelines.scan import load_detector
 
@@ -132,8 +136,10 @@ def register(app: typer.Typer) -> None:
             raise BadInputError(f"{faces_dir} is not a face benchmark (make one with `deepfake-lab bench faces`)")
         if not 0 < target_fpr < 1:
             raise BadInputError(f"--target-fpr must be in (0, 1), got {target_fpr}")
-        det = load_detector(model)
-        rep = protocol_report(det.net.float().eval(), det.crop_size, faces_dir, target_fpr)
+        if rule not in RULES:
+            raise BadInputError(f"--rule must be one of {', '.join(RULES)}, got {rule!r}")
+        det = load_detector(model).torch_model()  # the protocol scores crops in torch (an ONNX form is skipped)
+        rep = protocol_report(det.net.float().eval(), det.crop_size, faces_dir, target_fpr, rule)
         typer.echo(json.dumps(rep, indent=1))
 
     @bench.command("eval")

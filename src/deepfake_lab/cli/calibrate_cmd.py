@@ -38,6 +38,15 @@ def calibrate_command(
         "file", "--unit", help="One score per file (what verdicts use) or per face."
     ),
     identities: int | None = typer.Option(None, "--identities", help="How many people the real media show."),
+    rule: Literal["pooled", "person-mean", "person-conformal"] = typer.Option(
+        "pooled",
+        "--rule",
+        help="pooled: every score counts once; person-mean / person-conformal: each REALS argument is one "
+        "person and the threshold is fit per person (see README, 'Detection on people it has never seen').",
+    ),
+    coverage: float = typer.Option(
+        0.8, "--coverage", help="person-conformal: share of new people whose rate should hold (0..1)."
+    ),
     split: str = typer.Option("", "--split", help="What the real media are (stored in the card)."),
     write: bool = typer.Option(False, "--write", help="Store the result as the card's calibration (needs --model)."),
     quiet: bool = quiet_option(),
@@ -67,8 +76,18 @@ def calibrate_command(
             split=split,
             n_real_identities=identities,
             progress=progress,
+            rule=rule,
+            coverage=coverage,
         )
     n = cal["n_real"]
+    if rule != "pooled" and cal.get("loo_mean_fpr") is not None:
+        err.print(
+            f"rule {rule}: {len(cal['people'])} people; leave-one-person-out false-positive rate "
+            f"{100 * cal['loo_mean_fpr']:.1f}% on average, {100 * cal['loo_max_fpr']:.1f}% on the worst person",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if n * target_fpr < 1:
         err.print(
             f"note: with {n} real scores a {100 * target_fpr:g}% rate allows no false positive at all: the "

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 
 from deepfake_lab.errors import BadInputError, OptionError, Ref
-from deepfake_lab.metrics.calibration import calibrate
+from deepfake_lab.metrics.calibration import RULES, calibrate
 from deepfake_lab.models.cards import read_card, resolve_export
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan import Detector, ScanOptions, ScanResult, scan_paths
 
-__all__ = ["UNITS", "CalibrationRun", "calibrate_detector", "scores_of", "write_calibration"]
+__all__ = ["UNITS", "CalibrationRun", "calibrate_detector", "identities_of", "scores_of", "write_calibration"]
 
 UNITS = ("file", "face")
 """What one calibration score is: a file's score (what a file verdict is given on) or one scored face."""
@@ -55,6 +55,28 @@ def scores_of(result: ScanResult, unit: str = "file") -> np.ndarray:
     return np.asarray(vals, dtype=np.float64)
 
 
+def identities_of(result: ScanResult, reals: Sequence[str | Path], unit: str = "file") -> list[str]:
+    """Who each score of `scores_of(result, unit)` shows, when each REALS argument is one person: the argument
+    (a file, or a folder of that person's media) the scored file came from."""
+    args = [(str(a), Path(a).resolve()) for a in reals]
+
+    def owner(source: str) -> str:
+        src = Path(source).resolve()
+        for name, a in args:
+            if src == a or a in src.parents:
+                return name
+        return str(source)
+
+    out: list[str] = []
+    for f in result.files:
+        if unit == "file":
+            if f.score is not None:
+                out.append(owner(f.source))
+        else:
+            out += [owner(f.source)] * sum(1 for fr in f.frames for fc in fr.faces if fc.evaluated)
+    return out
+
+
 def calibrate_detector(
     model: Detector,
     reals: Sequence[str | Path],
@@ -67,6 +89,8 @@ def calibrate_detector(
     split: str = "",
     n_real_identities: int | None = None,
     progress: ScanProgress | None = None,
+    rule: str = "pooled",
+    coverage: float = 0.8,
 ) -> tuple[dict[str, Any], CalibrationRun]:
     """Scan held-out real (and fake) media and compute the card's "calibration" dict from their scores.
 
@@ -79,6 +103,9 @@ def calibrate_detector(
         options: scan options (the same gates as `detect`: faces not evaluated give no score).
         split: what the reals were (default: the unit, the count and the paths).
         n_real_identities: how many different people the reals show, when known.
+        rule: "pooled" (every score counts once) or a person rule ("person-mean", "person-conformal", see
+            `metrics.calibration`): then each argument of `reals` is one person (a file or a folder of theirs).
+        coverage: "person-conformal" only.
 
     Returns:
         (calibration dict, `CalibrationRun` with the scans and scores).
@@ -90,6 +117,10 @@ def calibrate_detector(
         raise OptionError(Ref("unit"), f" must be one of {', '.join(UNITS)}, got {unit!r}")
     if not 0.0 < target_fpr < 1.0:
         raise OptionError(Ref("target_fpr"), f" must be in (0, 1), got {target_fpr}")
+    if rule not in RULES:
+        raise OptionError(Ref("rule"), f" must be one of {', '.join(RULES)}, got {rule!r}")
+    if rule == "person-conformal" and not 0.0 < coverage < 1.0:
+        raise OptionError(Ref("coverage"), f" must be in (0, 1), got {coverage}")
     opt = options or ScanOptions()
     real_scan = scan_paths(list(reals), model, opt, progress=progress, provenance=False)
     real = scores_of(real_scan, unit)
@@ -101,8 +132,10 @@ def calibrate_detector(
         f"per {unit}: {real.size} scores of held-out real media ({', '.join(str(p) for p in reals)[:300]}), "
         f"scanned with detect's defaults"
     )
+    ids = identities_of(real_scan, reals, unit) if rule != "pooled" else None
     cal = calibrate(real, fake if fake.size else None, target_fpr=target_fpr, uncertain_fpr=uncertain_fpr,
-                    n_real_identities=n_real_identities, split=text)  # fmt: skip
+                    n_real_identities=n_real_identities, split=text, identities=ids, rule=rule,
+                    coverage=coverage)  # fmt: skip
     cal["unit"] = unit
     return cal, CalibrationRun(real_scan, fake_scan, real, fake)
 

@@ -414,9 +414,10 @@ def band_source_text(band: dict[str, Any], cli: bool = False) -> str:
         if not isinstance(fpr, (int, float)):
             return "calibrated in the detector card"
         people = f" of {cal['n_real_identities']} people" if cal.get("n_real_identities") and not cli else ""
+        how = {"person-mean": " (rate averaged over people)", "person-conformal": " (rate per person)"}
         return (
             f"calibrated in the detector card for {100 * fpr:.0f}{'' if cli else ' '}% false positives on "
-            f"{cal.get('n_real', '?')} held-out real faces{people}"
+            f"{cal.get('n_real', '?')} held-out real faces{people}{how.get(str(cal.get('rule')), '')}"
         )
     if band["source"] == "option":
         if cli:

