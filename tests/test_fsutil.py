@@ -67,3 +67,16 @@ def test_new_files_get_the_umask_mode_and_replacements_keep_theirs(tmp_path: Pat
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_replace_file_moves_a_finished_file_into_place(tmp_path: Path) -> None:
+    from deepfake_lab.fsutil import replace_file
+
+    tmp, final = tmp_path / ".out.png.tmp", tmp_path / "out.png"
+    final.write_bytes(b"old")
+    tmp.write_bytes(b"new")
+    replace_file(tmp, final)
+    assert final.read_bytes() == b"new" and not tmp.exists()
+    with pytest.raises(FileNotFoundError):
+        replace_file(tmp, final)  # nothing to move: the old file stays
+    assert final.read_bytes() == b"new"

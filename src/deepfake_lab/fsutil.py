@@ -80,6 +80,19 @@ def atomic_write_bytes(path: str | Path, writer: Callable[[BinaryIO], object], m
         raise
 
 
+def replace_file(tmp: str | Path, final: str | Path) -> None:
+    """Move a finished file that another writer (PIL, PyAV, c2pa) wrote at `tmp` onto `final`, atomically:
+    fsync its data, rename (same folder), fsync the folder — the same guarantee as `atomic_write_bytes`."""
+    tmp, final = Path(tmp), Path(final)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+
+
 def atomic_write_text(path: str | Path, text: str, mode: int | None = None) -> None:
     """Write `text` (UTF-8) to `path` atomically; see `atomic_write_bytes`."""
     atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")), mode=mode)

@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from deepfake_lab.errors import BadInputError, OptionError, Ref
+from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.metrics.calibration import RULES, calibrate
 from deepfake_lab.models.cards import read_card, resolve_export
 from deepfake_lab.pipelines.callbacks import ScanProgress
@@ -143,12 +143,10 @@ def calibrate_detector(
 def write_calibration(model_path: str | Path, calibration: dict[str, Any]) -> Path:
     """Store `calibration` as the "calibration" entry of an exported detector's card (other keys kept).
 
-    The card is rewritten atomically (temporary file + rename). Returns the card's path.
+    The card is rewritten atomically (`fsutil.atomic_write_text`). Returns the card's path.
     """
     _, card_path = resolve_export(Path(model_path))
     card = read_card(card_path)
     card["calibration"] = calibration
-    tmp = card_path.with_name(card_path.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, card_path)
+    atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
     return card_path

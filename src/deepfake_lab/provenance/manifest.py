@@ -14,13 +14,13 @@ invalid: we report `valid=True, trusted=False` ("signed by an untrusted local ke
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deepfake_lab import __version__
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.fsutil import replace_file
 from deepfake_lab.provenance.keys import SigningIdentity
 
 __all__ = [
@@ -270,5 +270,5 @@ def manifest_json(path: str | Path) -> dict[str, Any] | None:
 
 
 def replace_atomically(tmp: Path, final: Path) -> None:
-    """Move a finished file into place (same folder, so the rename is atomic)."""
-    os.replace(tmp, final)
+    """Move a finished file into place (same folder, so the rename is atomic; data and folder fsynced)."""
+    replace_file(tmp, final)
