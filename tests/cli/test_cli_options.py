@@ -70,3 +70,17 @@ def test_detect_offers_every_flagged_scan_option_with_its_default() -> None:
         if spec.flag:
             assert spec.flag in res.output, name
     assert "[default: 5]" in res.output and "DEEPFAKE_LAB_PRECISION" in res.output
+
+
+def test_only_picks_fields_and_serve_takes_its_scan_defaults_from_scan_options() -> None:
+    assert [p.name for p in dataclass_options(_Toy, only=("mode",))] == ["mode"]
+    serve = next(c for c in app.registered_commands if c.name == "serve").callback
+    import inspect
+
+    params = inspect.signature(serve).parameters
+    specs = option_specs(ScanOptions)
+    for name in ("detect_every", "threads"):
+        opt = params[name].default
+        assert opt.param_decls == (specs[name].flag,) and opt.help == specs[name].help  # declared once
+    res = CliRunner().invoke(app, ["serve", "--threads", "0"])
+    assert res.exit_code != 0 and "--threads must be >= 1, got 0" in str(res.exception or res.output)

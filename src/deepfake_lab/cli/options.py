@@ -146,15 +146,18 @@ def flag_of(cls: type, name: str) -> str:
     return spec.flag if spec is not None and spec.flag else "--" + name.replace("_", "-")
 
 
-def dataclass_options(cls: type, skip: Collection[str] = ()) -> list[inspect.Parameter]:
-    """typer parameters for the fields of dataclass `cls` whose `OptionSpec` names a flag (in field order):
+def dataclass_options(
+    cls: type, skip: Collection[str] = (), only: Collection[str] | None = None
+) -> list[inspect.Parameter]:
+    """typer parameters for the fields of dataclass `cls` whose `OptionSpec` names a flag (in field order; all
+    but `skip`, or just those in `only`):
     the field's default, flag, help, environment variable and choices (a `Literal`, so typer lists and checks
     them). Bounds are left to the dataclass's own `validate` (one message for every front end)."""
     hints = typing.get_type_hints(cls)
     params = []
     for f in dataclasses.fields(cls):
         spec = f.metadata.get("option")
-        if spec is None or spec.flag is None or f.name in skip:
+        if spec is None or spec.flag is None or f.name in skip or (only is not None and f.name not in only):
             continue
         kind: Any = hints[f.name]
         if spec.choices:
@@ -175,7 +178,7 @@ def flags_in_messages(cls: type) -> Iterator[None]:
 
 
 def with_dataclass_options(
-    cls: type, into: str, after: str, skip: Collection[str] = ()
+    cls: type, into: str, after: str, skip: Collection[str] = (), only: Collection[str] | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: the typer command also takes the options of dataclass `cls` (`dataclass_options`, listed
     after its parameter `after`) and receives them as one `cls` instance in its parameter `into`; the
@@ -185,7 +188,7 @@ def with_dataclass_options(
         >>> @with_dataclass_options(ScanOptions, into="options", after="inputs")  # doctest: +SKIP
         ... def detect_command(inputs: list[str] = typer.Argument(...), options: ScanOptions = None): ...
     """
-    extra = dataclass_options(cls, skip)
+    extra = dataclass_options(cls, skip, only)
     names = [p.name for p in extra]
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -13,8 +13,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from deepfake_lab.cli.options import detector_option
+from deepfake_lab.cli.options import detector_option, with_dataclass_options
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.pipelines.scan.options import ScanOptions
 
 TOKEN_ENV = "DEEPFAKE_LAB_TOKEN"
 UPLOAD_TIMEOUT_ENV = "DEEPFAKE_LAB_UPLOAD_TIMEOUT"
@@ -31,6 +32,7 @@ def _is_loopback(host: str) -> bool:
 
 def register(app: typer.Typer) -> None:
     @app.command("serve")
+    @with_dataclass_options(ScanOptions, into="defaults", after="jobs_dir", only=("detect_every", "threads"))
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
         port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port to listen on."),
@@ -45,14 +47,16 @@ def register(app: typer.Typer) -> None:
         jobs_dir: Path = typer.Option(
             None, "--jobs-dir", help="Where uploads and results live (default: a temporary folder removed on exit)."
         ),
-        detect_every: int = typer.Option(5, "--detect-every", min=1, help="Default face detection interval."),
-        threads: int = typer.Option(1, "--threads", min=1, help="Torch threads for the detector."),
         upload_timeout: float = typer.Option(
             30.0, "--upload-timeout", min=0.1, max=3600.0, envvar=UPLOAD_TIMEOUT_ENV,
             help="Seconds an upload may send nothing before it is refused (408) and its slot freed.",
         ),  # fmt: skip
+        defaults: ScanOptions | None = None,
     ) -> None:
-        """Serve the API and the upload page; open http://HOST:PORT/ in a browser."""
+        """Serve the API and the upload page; open http://HOST:PORT/ in a browser.
+
+        --detect-every and --threads set the defaults of every analysis.
+        """
         try:
             from deepfake_lab.web.app import create_app
             from deepfake_lab.web.server import serve as run_server
@@ -60,9 +64,7 @@ def register(app: typer.Typer) -> None:
             raise BadInputError(
                 f"the web service needs the [web] extra: pip install 'deepfake-lab[web]' ({exc.name})"
             ) from None
-        import torch
-
-        from deepfake_lab.pipelines.scan import ScanOptions, load_detector
+        from deepfake_lab.pipelines.scan import load_detector
 
         console = Console(stderr=True)
         token = token or os.environ.get(TOKEN_ENV) or None
@@ -71,9 +73,11 @@ def register(app: typer.Typer) -> None:
                 f"[yellow]warning:[/] listening on {host} without a token: anyone who reaches this port can upload "
                 f"files and read results. Set --token or {TOKEN_ENV}."
             )
-        torch.set_num_threads(threads)
-        detector = load_detector(model)
-        defaults = ScanOptions(detect_every=detect_every, threads=threads)
+        defaults = defaults or ScanOptions()
+        defaults.validate()
+        detector = load_detector(model, precision=defaults.precision, threads=defaults.threads)
+        if "torch" in sys.modules:  # the torch backend (ONNX Runtime sets its threads per session)
+            sys.modules["torch"].set_num_threads(defaults.threads)
         detector.choose_precision(defaults.precision)
         temp = jobs_dir is None
         root = Path(tempfile.mkdtemp(prefix="deepfake-lab-serve-")) if temp else jobs_dir

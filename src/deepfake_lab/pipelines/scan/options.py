@@ -96,7 +96,8 @@ class ScanOptions:
         min_track_faces: tracks with fewer scored faces do not decide the file score (unless all are short).
         batch_size: crops per detector call.
         precision: "auto" (`auto_precision`: bf16 where the hardware computes it natively), "fp32" or "bf16".
-        threads: torch threads for the detector (1 leaves a core for decoding and face detection).
+        threads: inference threads per detector call, torch or ONNX Runtime (1 leaves a core for decoding and
+            face detection).
         max_faces: score at most this many faces per frame (largest); None = all.
         min_size: ignore faces smaller than this (longer side of the landmark box, source pixels).
         model_range: MediaPipe detector range ("auto", "short", "full", "both").
@@ -143,7 +144,7 @@ class ScanOptions:
         "auto", "auto: bf16 on native-bf16 hardware.", flag="--precision", env=PRECISION_ENV,
         choices=("auto", "fp32", "bf16"),
     )  # fmt: skip
-    threads: int = _option(1, "Torch threads for the detector.", flag="--threads", min=1)
+    threads: int = _option(1, "Inference threads for the detector (torch or ONNX Runtime).", flag="--threads", min=1)
     max_faces: int | None = _option(
         None, "Score at most N faces per frame (largest).", flag="--max-faces", min=1, web=True
     )
