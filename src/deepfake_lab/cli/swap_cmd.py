@@ -43,6 +43,9 @@ def register(app: typer.Typer) -> None:
         detail_radius: float = typer.Option(
             1.0, "--detail-radius", help="Where --detail splits the bands, in decoder pixels."
         ),
+        detail_limit: float = typer.Option(
+            24.0, "--detail-limit", help="Largest texture amplitude --detail adds, grey levels (1..255)."
+        ),
         sharpen: float = typer.Option(
             0.0, "--sharpen", help="Unsharp-mask amount on the enlarged model output, 0 (off) .. 3."
         ),
@@ -79,7 +82,7 @@ def register(app: typer.Typer) -> None:
         opts = SwapOptions(
             to=to, colour=colour, blend=blend, paste_size=paste_size, detect_every=detect_every,
             max_faces=max_faces, crf=crf, guard=not swap_all, detail=detail, detail_radius=detail_radius,
-            sharpen=sharpen, upscale=upscale,
+            detail_limit=detail_limit, sharpen=sharpen, upscale=upscale,
         )  # fmt: skip
         opts.validate()
         if not source.exists():

@@ -70,7 +70,6 @@ __all__ = [
 SIDECAR_KIND = "deepfake-lab/swap-output"
 SIDECAR_VERSION = 1
 VIDEO_OUT_SUFFIXES = (".mp4", ".mov", ".mkv")
-DETAIL_LIMIT = 24.0  # grey levels: the largest |high band| the detail transfer adds
 
 
 @dataclass
@@ -98,6 +97,8 @@ class SwapOptions:
             frame's own high-frequency band replaces the swapped face's, inside the paste mask, eyes and mouth
             excluded).
         detail_radius: where the bands split, in decoder pixels (the Gaussian sigma; 1 = one decoder pixel).
+        detail_limit: largest |added high band|, grey levels (small values carry skin texture but not the
+            strong edges of the original's features).
     """
 
     to: str = "b"
@@ -115,6 +116,7 @@ class SwapOptions:
     sharpen: float = 0.0
     detail: float = 0.0
     detail_radius: float = 1.0
+    detail_limit: float = 24.0
 
     def validate(self) -> None:
         if self.to not in ("a", "b"):
@@ -139,6 +141,8 @@ class SwapOptions:
             raise OptionError(Ref("detail"), f" must be in 0..1, got {self.detail}")
         if not 0.25 <= self.detail_radius <= 4:
             raise OptionError(Ref("detail_radius"), f" must be in 0.25..4 (decoder pixels), got {self.detail_radius}")
+        if not 1 <= self.detail_limit <= 255:
+            raise OptionError(Ref("detail_limit"), f" must be in 1..255 (grey levels), got {self.detail_limit}")
 
     def postprocess(self) -> dict[str, Any]:
         """What runs on the decoder output before and after the paste (for the sidecar)."""
@@ -148,7 +152,7 @@ class SwapOptions:
             "detail_transfer": {
                 "amount": self.detail,
                 "sigma_decoder_px": self.detail_radius,
-                "limit_grey_levels": DETAIL_LIMIT,
+                "limit_grey_levels": self.detail_limit,
                 "eyes_mouth_weight": 0.0,
                 "what": "the target frame's own high-frequency band (frame - Gaussian blur) replaces the swapped "
                 "face's inside the paste mask; eyes and mouth excluded",
@@ -346,7 +350,8 @@ class FaceSwapper:
             if opt.detail > 0:
                 result = transfer_detail(
                     result, image, a.matrix, mask, faces[i].landmarks68,
-                    sigma=opt.detail_radius * decoder_pixel(a.matrix, p, s), amount=opt.detail, limit=DETAIL_LIMIT,
+                    sigma=opt.detail_radius * decoder_pixel(a.matrix, p, s), amount=opt.detail,
+                    limit=opt.detail_limit,
                 )  # fmt: skip
             self.pasted.append((a.matrix, mask))
         return result
