@@ -110,8 +110,11 @@ def test_swap_sharpening_options_and_sidecar(tiny_model, man_video, tmp_path, ca
     src = tmp_path / "face.png"
     Image.fromarray(frame).save(src)
     outs = {}
-    for name, extra in {"plain": ["--detail", "0"], "sharp": ["--detail", "1", "--sharpen", "0.5", "--upscale",
-                                                             "lanczos"]}.items():  # fmt: skip
+    variants = {
+        "plain": ["--detail", "0", "--sharpen", "0"],
+        "sharp": ["--detail", "1", "--sharpen", "0.5", "--upscale", "lanczos"],
+    }
+    for name, extra in variants.items():
         outs[name] = tmp_path / f"{name}.png"
         # no watermark here: its payload differs per run and would hide where the two outputs differ
         args = ["swap", src, "-m", tiny_model, "-o", outs[name], "--swap-all", "--no-provenance", *extra]

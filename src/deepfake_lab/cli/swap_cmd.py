@@ -38,16 +38,17 @@ def register(app: typer.Typer) -> None:
         detail: float = typer.Option(
             0.0, "--detail",
             help="Detail transfer, 0 (off) .. 1: the frame's own high-frequency skin texture replaces the swapped "
-            "face's inside the mask (eyes and mouth excluded); the model's low frequencies stay.",
+            "face's inside the mask (eyes and mouth excluded); the model's low frequencies stay. Sharper, but a "
+            "little of the original person's identity comes with it.",
         ),
         detail_radius: float = typer.Option(
-            1.0, "--detail-radius", help="Where --detail splits the bands, in decoder pixels."
+            0.5, "--detail-radius", help="Where --detail splits the bands, in decoder pixels."
         ),
         detail_limit: float = typer.Option(
-            24.0, "--detail-limit", help="Largest texture amplitude --detail adds, grey levels (1..255)."
+            6.0, "--detail-limit", help="Largest texture amplitude --detail adds, grey levels (1..255)."
         ),
         sharpen: float = typer.Option(
-            0.0, "--sharpen", help="Unsharp-mask amount on the enlarged model output, 0 (off) .. 3."
+            1.0, "--sharpen", help="Unsharp-mask amount on the enlarged model output, 0 (off) .. 3."
         ),
         upscale: Upscaler = typer.Option(
             "cubic", "--upscale", help="How the model output is enlarged to --paste-size."
