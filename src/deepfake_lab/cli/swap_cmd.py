@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
             6.0, "--detail-limit", help="Largest texture amplitude --detail adds, grey levels (1..255)."
         ),
         sharpen: float = typer.Option(
-            1.0, "--sharpen", help="Unsharp-mask amount on the enlarged model output, 0 (off) .. 3."
+            0.0, "--sharpen", help="Unsharp-mask amount on the enlarged model output, 0 (off) .. 3."
         ),
         upscale: Upscaler = typer.Option(
             "cubic", "--upscale", help="How the model output is enlarged to --paste-size."

@@ -92,8 +92,9 @@ class SwapOptions:
             faces: pose far from the target identity's, a poor reconstruction by the face's own decoder or a
             learned mask that disagrees with the landmarks (`pipelines.swap_guard`); False swaps every face.
         upscale: how the decoder output is enlarged to `paste_size`: "cubic" or "lanczos" (`faces.detail`).
-        sharpen: unsharp-mask amount on the enlarged decoder output (0 = off; radius one decoder pixel). The
-            default 1 was measured sharper with no loss of identity (benchmarks/swap_quality.py, README).
+        sharpen: unsharp-mask amount on the enlarged decoder output (0 = off; radius one decoder pixel). 1 was
+            measured sharper with no loss of identity, but the shipped detector then calls the demo's swap only
+            "uncertain", so it is off by default (README, "Sharper paste-back").
         detail: frequency-separation detail transfer (`faces.detail.transfer_detail`): 0 (off) .. 1 (the target
             frame's own high-frequency band replaces the swapped face's, inside the paste mask, eyes and mouth
             excluded). Off by default: sharper still, but it carries a little of the original person's identity
@@ -115,7 +116,7 @@ class SwapOptions:
     threads: int = 1
     guard: bool = True
     upscale: str = "cubic"
-    sharpen: float = 1.0
+    sharpen: float = 0.0
     detail: float = 0.0
     detail_radius: float = 0.5
     detail_limit: float = 6.0
