@@ -42,6 +42,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -123,7 +124,11 @@ def seam_ratio(src: np.ndarray, out: np.ndarray, pasted: list[tuple[np.ndarray, 
     return float(grad(out)[band].mean() / max(grad(src)[band].mean(), 1e-6))
 
 
-def run(model_path: Path, faces: dict[str, Path], max_frames: int) -> dict[str, float]:
+def run(
+    model_path: Path, faces: dict[str, Path], max_frames: int, variants: dict[str, dict[str, Any]] | None = None
+) -> dict[str, float]:
+    """The figures; `variants` (name -> `SwapOptions` fields) are swapped side by side on the same frames, their
+    keys prefixed `name/` (None: the default options, unprefixed keys)."""
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
 
@@ -173,95 +178,111 @@ def run(model_path: Path, faces: dict[str, Path], max_frames: int) -> dict[str, 
     def cos(u: np.ndarray, v: np.ndarray) -> float:
         return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-9))
 
+    variants = variants or {"": {}}
     with create_detector("mediapipe") as det, create_detector("mediapipe") as det_out:
         for src_id, fs in tests.items():
             tgt = "b" if src_id == "a" else "a"
-            swapper = FaceSwapper(sm, SwapOptions(to=tgt))
+            swappers = {v: FaceSwapper(sm, SwapOptions(to=tgt, **kw)) for v, kw in variants.items()}
+            acc = {v: defaultdict(list) for v in variants}
+            counts = {v: {"frames": 0, "faces": 0, "passed": 0, "t_swap": 0.0} for v in variants}
             by_source: dict[str, list[int]] = defaultdict(list)
             for r in fs.records:
                 by_source[r["source"]].append(int(r["frame"]))
-            nme, flick_out, flick_src, p_tgt, cos_t, cos_s, n_frames, t_swap = [], [], [], [], [], [], 0, 0.0
-            d_tgt: list[float] = []
-            d_src: list[float] = []
-            sharp: list[float] = []
-            seam: list[float] = []
-            n_faces = n_passed = 0
             for source, frames in by_source.items():
                 wanted = set(sorted(frames)[:max_frames])
                 analyzer = FaceAnalyzer(det, max_faces=1)
-                analyzer_out = FaceAnalyzer(det_out, max_faces=1)
-                prev = None
+                analyzers_out = {v: FaceAnalyzer(det_out, max_faces=1) for v in variants}
+                prev: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = dict.fromkeys(variants)
                 with open_media(source) as reader:
                     for f in reader:
                         if f.index > max(wanted):
                             break
-                        if f.index not in wanted:
-                            prev = None
-                            continue
-                        faces_in = [x for x in analyzer(f.image) if x.mesh is not None]
+                        faces_in = [x for x in analyzer(f.image) if x.mesh is not None] if f.index in wanted else []
                         if not faces_in:
-                            prev = None
+                            prev = dict.fromkeys(variants)
                             continue
-                        t0 = time.perf_counter()
-                        out = swapper(f.image, faces_in)
-                        t_swap += time.perf_counter() - t0
-                        n_frames += 1
                         fin = faces_in[0]
-                        n_faces += len(faces_in)
-                        n_passed += sum(not c.swap for c in swapper.checks)
-                        if swapper.pasted:
-                            sharp.append(sharpness_ratio(f.image, out, fin.landmarks68))
-                            seam.append(seam_ratio(f.image, out, swapper.pasted))
-                        faces_out = [x for x in analyzer_out(out) if x.mesh is not None]
                         l_in = fin.landmarks68
-                        if faces_out:
-                            l_out = faces_out[0].landmarks68
-                            iod = np.linalg.norm(l_in[36] - l_in[45])
-                            nme.append(float(np.linalg.norm(l_out - l_in, axis=1).mean() / iod))
-                            al = align_face(out, faces_out[0].mesh, s, sm.margin)
-                            mk = face_mask(al.to_crop(faces_out[0].landmarks68), (s, s), feather=s / 32)
-                            z = pca.transform(_feature(al.image, mk)[None])[0]
-                            p_tgt.append(float(clf.predict_proba(z[None])[0, 1 if tgt == "b" else 0]))
-                            cos_t.append(cos(z, means[tgt]))
-                            cos_s.append(cos(z, means[src_id]))
-                            if emb is not None:
-                                v = emb(out, faces_out[0].bbox)
-                                d_tgt.append(float(np.linalg.norm(v - dl_means[tgt])))
-                                d_src.append(float(np.linalg.norm(v - dl_means[src_id])))
                         al_in = align_face(f.image, fin.mesh, 256, sm.margin)
                         mask = face_mask(al_in.to_crop(l_in), (256, 256))
-                        full = (
-                            cv2.warpAffine(
-                                mask, np.linalg.inv(np.vstack([al_in.matrix, [0, 0, 1]]))[:2], f.image.shape[1::-1]
-                            )
-                            > 0.5
-                        )
-                        if prev is not None:
-                            pi, po, pm = prev
-                            both = full & pm
-                            if both.sum() > 100:
-                                flick_out.append(np.abs(out.astype(np.float32) - po)[both].mean())
-                                flick_src.append(np.abs(f.image.astype(np.float32) - pi)[both].mean())
-                        prev = (f.image.astype(np.float32), out.astype(np.float32), full)
-            key = f"{src_id}2{tgt}"
-            res[f"{key}_frames"] = n_frames
-            res[f"{key}_faces_redetected"] = len(nme) / max(n_frames, 1)
-            res[f"{key}_landmark_nme"] = float(np.mean(nme)) if nme else float("nan")
-            ratio = float(np.mean(flick_out) / max(np.mean(flick_src), 1e-6)) if flick_src else float("nan")
-            res[f"{key}_flicker_ratio"] = ratio
-            res[f"{key}_flicker_swapped"] = float(np.mean(flick_out)) if flick_out else float("nan")
-            res[f"{key}_flicker_source"] = float(np.mean(flick_src)) if flick_src else float("nan")
-            res[f"{key}_p_target_identity"] = float(np.mean(p_tgt)) if p_tgt else float("nan")
-            res[f"{key}_cos_to_target_mean"] = float(np.mean(cos_t)) if cos_t else float("nan")
-            res[f"{key}_swap_ms_per_frame"] = 1000 * t_swap / max(n_frames, 1)
-            res[f"{key}_sharpness_ratio"] = float(np.nanmedian(sharp)) if sharp else float("nan")
-            res[f"{key}_seam_gradient_ratio"] = float(np.nanmedian(seam)) if seam else float("nan")
-            res[f"{key}_guard_passed_through"] = n_passed / max(n_faces, 1)
-            if d_tgt:
-                res[f"{key}_dlib_dist_to_target"] = float(np.mean(d_tgt))
-                res[f"{key}_dlib_dist_to_source"] = float(np.mean(d_src))
-                res[f"{key}_dlib_closer_to_target"] = float(np.mean(np.array(d_tgt) < np.array(d_src)))
+                        inv = np.linalg.inv(np.vstack([al_in.matrix, [0, 0, 1]]))[:2]
+                        full = cv2.warpAffine(mask, inv, f.image.shape[1::-1]) > 0.5
+                        for v, swapper in swappers.items():
+                            a, c = acc[v], counts[v]
+                            t0 = time.perf_counter()
+                            out = swapper(f.image, faces_in)
+                            c["t_swap"] += time.perf_counter() - t0
+                            c["frames"] += 1
+                            c["faces"] += len(faces_in)
+                            c["passed"] += sum(not x.swap for x in swapper.checks)
+                            if swapper.pasted:
+                                a["sharp"].append(sharpness_ratio(f.image, out, l_in))
+                                a["seam"].append(seam_ratio(f.image, out, swapper.pasted))
+                            faces_out = [x for x in analyzers_out[v](out) if x.mesh is not None]
+                            if faces_out:
+                                l_out = faces_out[0].landmarks68
+                                iod = np.linalg.norm(l_in[36] - l_in[45])
+                                a["nme"].append(float(np.linalg.norm(l_out - l_in, axis=1).mean() / iod))
+                                al = align_face(out, faces_out[0].mesh, s, sm.margin)
+                                mk = face_mask(al.to_crop(faces_out[0].landmarks68), (s, s), feather=s / 32)
+                                z = pca.transform(_feature(al.image, mk)[None])[0]
+                                a["p_tgt"].append(float(clf.predict_proba(z[None])[0, 1 if tgt == "b" else 0]))
+                                a["cos_t"].append(cos(z, means[tgt]))
+                                if emb is not None:
+                                    e = emb(out, faces_out[0].bbox)
+                                    a["d_tgt"].append(float(np.linalg.norm(e - dl_means[tgt])))
+                                    a["d_src"].append(float(np.linalg.norm(e - dl_means[src_id])))
+                            if prev[v] is not None:
+                                pi, po, pm = prev[v]  # type: ignore[misc]
+                                both = full & pm
+                                if both.sum() > 100:
+                                    a["flick_out"].append(np.abs(out.astype(np.float32) - po)[both].mean())
+                                    a["flick_src"].append(np.abs(f.image.astype(np.float32) - pi)[both].mean())
+                            prev[v] = (f.image.astype(np.float32), out.astype(np.float32), full)
+            for v in variants:
+                a, c = acc[v], counts[v]
+                key = f"{v}/{src_id}2{tgt}" if v else f"{src_id}2{tgt}"
+
+                def mean(name: str, a: dict = a) -> float:  # noqa: B006
+                    return float(np.mean(a[name])) if a[name] else float("nan")
+
+                res[f"{key}_frames"] = c["frames"]
+                res[f"{key}_faces_redetected"] = len(a["nme"]) / max(c["frames"], 1)
+                res[f"{key}_landmark_nme"] = mean("nme")
+                fl = a["flick_src"]
+                res[f"{key}_flicker_ratio"] = mean("flick_out") / max(mean("flick_src"), 1e-6) if fl else float("nan")
+                res[f"{key}_flicker_swapped"] = mean("flick_out")
+                res[f"{key}_flicker_source"] = mean("flick_src")
+                res[f"{key}_p_target_identity"] = mean("p_tgt")
+                res[f"{key}_cos_to_target_mean"] = mean("cos_t")
+                res[f"{key}_swap_ms_per_frame"] = 1000 * c["t_swap"] / max(c["frames"], 1)
+                res[f"{key}_sharpness_ratio"] = float(np.nanmedian(a["sharp"])) if a["sharp"] else float("nan")
+                res[f"{key}_seam_gradient_ratio"] = float(np.nanmedian(a["seam"])) if a["seam"] else float("nan")
+                res[f"{key}_guard_passed_through"] = c["passed"] / max(c["faces"], 1)
+                if a["d_tgt"]:
+                    res[f"{key}_dlib_dist_to_target"] = mean("d_tgt")
+                    res[f"{key}_dlib_dist_to_source"] = mean("d_src")
+                    res[f"{key}_dlib_closer_to_target"] = float(np.mean(np.array(a["d_tgt"]) < np.array(a["d_src"])))
     return res
+
+
+def parse_variants(specs: list[str]) -> dict[str, dict[str, Any]] | None:
+    """['detail:detail=1,upscale=lanczos', 'base:'] -> {'detail': {'detail': 1.0, 'upscale': 'lanczos'}, 'base': {}}."""
+    if not specs:
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        name, _, opts = spec.partition(":")
+        kw: dict[str, Any] = {}
+        for item in filter(None, opts.split(",")):
+            k, _, v = item.partition("=")
+            try:
+                kw[k] = float(v)
+            except ValueError:
+                kw[k] = v
+        SwapOptions(**kw).validate()
+        out[name] = kw
+    return out
 
 
 def main() -> None:
@@ -270,10 +291,18 @@ def main() -> None:
     ap.add_argument("--faces-a", type=Path, required=True)
     ap.add_argument("--faces-b", type=Path, required=True)
     ap.add_argument("--max-frames", type=int, default=200, help="held-out frames per source at most")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="swap options to compare side by side on the same frames, e.g. "
+        "'detail:detail=1' or 'lanczos:upscale=lanczos,sharpen=0.5' (repeatable; 'base:' = the defaults)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--no-append", action="store_true", help="do not append to RESULTS.md")
     args = ap.parse_args()
-    res = run(args.model, {"a": args.faces_a, "b": args.faces_b}, args.max_frames)
+    res = run(args.model, {"a": args.faces_a, "b": args.faces_b}, args.max_frames, parse_variants(args.variant))
     for k, v in res.items():
         print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
     if args.json:

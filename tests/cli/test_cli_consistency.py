@@ -73,6 +73,7 @@ def test_enumerated_options_are_the_librarys_choices() -> None:
     from deepfake_lab.data.paired import PAIR_KINDS
     from deepfake_lab.faces.blend import BLEND_MODES
     from deepfake_lab.faces.colour import COLOUR_MODES
+    from deepfake_lab.faces.detail import UPSCALERS
     from deepfake_lab.losses.adversarial import G_LOSSES
     from deepfake_lab.metrics.detection import AGGREGATIONS
 
@@ -81,6 +82,7 @@ def test_enumerated_options_are_the_librarys_choices() -> None:
     assert _choices(cli_options.PairKind) == set(PAIR_KINDS)
     assert _choices(cli_options.ColourTransfer) == set(COLOUR_MODES)
     assert _choices(cli_options.BlendMode) == set(BLEND_MODES)
+    assert _choices(cli_options.Upscaler) == set(UPSCALERS)
     # and typer shows and enforces them
     res = CliRunner().invoke(app, ["detect", "--help"], env={"COLUMNS": "200"})
     assert "<confident|mean|max>" in res.output.replace(" ", "") or "[confident|mean|max]" in res.output

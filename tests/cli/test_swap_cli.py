@@ -100,3 +100,48 @@ def test_train_swap_cli_dry_run(swap_facesets, tmp_path, capsys) -> None:  # noq
     code, out, err = run_cli(["train", "swap-lite", "--faces-a", fa, "--faces-b", fb, "--dry-run"], capsys)
     assert code == 0, err
     assert f"faces_b: {fb}" in out and f"name: {fa}" in out and "crop_margin: 0.1" in out
+
+
+def test_swap_sharpening_options_and_sidecar(tiny_model, man_video, tmp_path, capsys) -> None:
+    """--detail / --sharpen / --upscale change only the face, are recorded in the sidecar's `postprocess`, and
+    bad values are one-line errors naming the flag."""
+    with open_media(man_video) as r:
+        frame = next(iter(r)).image
+    src = tmp_path / "face.png"
+    Image.fromarray(frame).save(src)
+    outs = {}
+    variants = {
+        "plain": ["--detail", "0", "--sharpen", "0"],
+        "sharp": ["--detail", "1", "--sharpen", "0.5", "--upscale", "lanczos"],
+    }
+    for name, extra in variants.items():
+        outs[name] = tmp_path / f"{name}.png"
+        # no watermark here: its payload differs per run and would hide where the two outputs differ
+        args = ["swap", src, "-m", tiny_model, "-o", outs[name], "--swap-all", "--no-provenance", *extra]
+        code, _, err = run_cli(args, capsys)
+        assert code == 0, err
+    plain, sharp = (np.asarray(Image.open(outs[k])).astype(int) for k in ("plain", "sharp"))
+    changed = np.abs(sharp - plain).max(axis=2) > 0
+    assert 0.002 < changed.mean() < 0.3  # the face got sharper; the rest of the frame is the same
+    post = json.loads((tmp_path / "sharp.png.json").read_text())["postprocess"]
+    assert post["upscale"] == "lanczos" and post["unsharp_mask"]["amount"] == 0.5
+    assert post["detail_transfer"]["amount"] == 1.0 and post["detail_transfer"]["eyes_mouth_weight"] == 0.0
+    plain_post = json.loads((tmp_path / "plain.png.json").read_text())["postprocess"]
+    assert plain_post["detail_transfer"] is None and plain_post["unsharp_mask"] is None
+    bad = {"--detail": "1.5", "--detail-radius": "9", "--detail-limit": "0", "--sharpen": "-1", "--upscale": "x"}
+    for flag, value in bad.items():
+        code, _, err = run_cli(["swap", src, "-m", tiny_model, "-o", tmp_path / "x.png", flag, value], capsys)
+        assert_one_line_error(code, err, flag)
+
+
+def test_swap_flag_defaults_are_the_librarys() -> None:
+    """The CLI's defaults of the paste-back options are `SwapOptions`'s (the CLI cannot import it at start-up)."""
+    import typer
+
+    from deepfake_lab.cli import app
+    from deepfake_lab.pipelines.swap_video import SwapOptions
+
+    params = {p.name: p.default for p in typer.main.get_command(app).commands["swap"].params}  # type: ignore[attr-defined]
+    lib = SwapOptions()
+    for name in ("detail", "detail_radius", "detail_limit", "sharpen", "upscale", "colour", "blend", "paste_size"):
+        assert params[name] == getattr(lib, name), name

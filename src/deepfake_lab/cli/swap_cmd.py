@@ -15,6 +15,7 @@ from deepfake_lab.cli.options import (
     BlendMode,
     ColourTransfer,
     Identity,
+    Upscaler,
     no_progress_alias,
     out_alias,
     quiet_option,
@@ -34,6 +35,24 @@ def register(app: typer.Typer) -> None:
         colour: ColourTransfer = typer.Option("reinhard", "--colour", help="Colour transfer onto the original face."),
         blend: BlendMode = typer.Option("feather", "--blend", help="feather (soft mask) | poisson (seamless clone)."),
         paste_size: int = typer.Option(256, "--paste-size", help="Crop side for colour transfer and paste-back."),
+        detail: float = typer.Option(
+            0.0, "--detail",
+            help="Detail transfer, 0 (off) .. 1: the frame's own high-frequency skin texture replaces the swapped "
+            "face's inside the mask (eyes and mouth excluded); the model's low frequencies stay. Sharper, but a "
+            "little of the original person's identity comes with it.",
+        ),
+        detail_radius: float = typer.Option(
+            0.5, "--detail-radius", help="Where --detail splits the bands, in decoder pixels."
+        ),
+        detail_limit: float = typer.Option(
+            6.0, "--detail-limit", help="Largest texture amplitude --detail adds, grey levels (1..255)."
+        ),
+        sharpen: float = typer.Option(
+            0.0, "--sharpen", help="Unsharp-mask amount on the enlarged model output, 0 (off) .. 3."
+        ),
+        upscale: Upscaler = typer.Option(
+            "cubic", "--upscale", help="How the model output is enlarged to --paste-size."
+        ),
         detect_every: int = typer.Option(1, "--detect-every", help="Detect every N frames, track in between."),
         max_faces: int = typer.Option(None, "--max-faces", help="Swap at most N faces per frame (largest)."),
         crf: int = typer.Option(18, "--crf", help="x264 quality, 0 (lossless) .. 51."),
@@ -63,7 +82,8 @@ def register(app: typer.Typer) -> None:
         warn_if_disabled(no_provenance)
         opts = SwapOptions(
             to=to, colour=colour, blend=blend, paste_size=paste_size, detect_every=detect_every,
-            max_faces=max_faces, crf=crf, guard=not swap_all,
+            max_faces=max_faces, crf=crf, guard=not swap_all, detail=detail, detail_radius=detail_radius,
+            detail_limit=detail_limit, sharpen=sharpen, upscale=upscale,
         )  # fmt: skip
         opts.validate()
         if not source.exists():

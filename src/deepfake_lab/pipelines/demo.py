@@ -129,6 +129,7 @@ def run_demo(
     model: str | Path | Detector | None = None,
     *,
     swap_model: str | Path = DEFAULT_SWAP_MODEL,
+    swap_options: SwapOptions | None = None,
     log: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Run the demo into folder `out` (created; an earlier demo there is replaced, anything else refused).
@@ -137,6 +138,7 @@ def run_demo(
         out: output folder.
         model: detector (export path or loaded); default: `load_detector()` (the shipped one).
         swap_model: exported swap model whose card names the held-out frames.
+        swap_options: how to swap (default `SwapOptions(to="a")`: the woman's face on the man).
         log: called with one line per step.
 
     Returns:
@@ -171,7 +173,7 @@ def run_demo(
 
     t = time.perf_counter()
     swapped = out / "swapped.mp4"
-    rep = swap_media(original, sm, swapped, SwapOptions(to="a"))
+    rep = swap_media(original, sm, swapped, swap_options or SwapOptions(to="a"))
     steps["swap"] = time.perf_counter() - t
     say(f"swapped {rep.faces_replaced} faces in {rep.frames} frames with {sm.name} -> {swapped}")
 
