@@ -26,7 +26,7 @@ from typing import Any, Literal, Optional
 
 import typer
 
-from deepfake_lab.errors import OptionError
+from deepfake_lab.errors import OptionError, cli_flag
 
 # Enumerated option values (the library's lists; equality is tested).
 Aggregation = Literal["confident", "mean", "max"]
@@ -144,7 +144,7 @@ def _specs(cls: type) -> dict[str, Any]:
 def flag_of(cls: type, name: str) -> str:
     """The CLI flag of field `name` of dataclass `cls` (its `OptionSpec.flag`; else `--name-with-dashes`)."""
     spec = _specs(cls).get(name)
-    return spec.flag if spec is not None and spec.flag else "--" + name.replace("_", "-")
+    return spec.flag if spec is not None and spec.flag else cli_flag(name)
 
 
 def dataclass_options(

@@ -57,8 +57,8 @@ def info_dict(info: MediaInfo) -> dict[str, Any]:
 
 
 SCAN_WORKERS = 2
-"""Threads that align and score batches of faces beside the main thread (decoding hand-off, face finding): on
-2 cores this keeps both busy (measured: 720p scan 4.0 -> see benchmarks/RESULTS.md)."""
+"""Threads that align and score batches of faces beside the main thread (decoding hand-off, face finding), so
+alignment no longer waits on the main thread (measured: benchmarks/RESULTS.md, start-up runs of 2026-12-01)."""
 
 
 @dataclass
@@ -135,7 +135,8 @@ def _resources(
     opt: ScanOptions, detector: FaceDetector | None
 ) -> Iterator[tuple[FaceDetector, ThreadPoolExecutor]]:
     """The face detector (the given one, or a MediaPipe one closed afterwards), `opt.threads` torch threads
-    (restored afterwards) and the one-thread pool that runs the detector model."""
+    (restored afterwards; only when the detector runs on torch) and the `SCAN_WORKERS`-thread pool that
+    aligns and scores the faces."""
     det = detector or create_detector("mediapipe", model_range=opt.model_range)
     torch = sys.modules.get("torch")  # loaded only when the detector runs on torch (not on ONNX Runtime)
     prev_threads = torch.get_num_threads() if torch is not None else 0

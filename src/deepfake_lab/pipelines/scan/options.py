@@ -9,10 +9,11 @@ name options by their field name (`OptionError`), so each front end can show its
 Torch-, numpy- and OpenCV-free, so the CLI can build `detect --help` from it without loading the scanner.
 
 Example:
+    >>> from deepfake_lab.errors import cli_flag
     >>> try:
     ...     ScanOptions(detect_every=0).validate()
     ... except OptionError as exc:
-    ...     print(exc, "|", exc.render(lambda name: "--" + name.replace("_", "-")))
+    ...     print(exc, "|", exc.render(cli_flag))
     detect_every must be >= 1, got 0 | --detect-every must be >= 1, got 0
 """
 
