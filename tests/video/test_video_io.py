@@ -21,6 +21,7 @@ from deepfake_lab.video import (
     probe,
     read_image,
 )
+from support.media import _audio_only, _unknown_codec
 
 
 def pattern(i: int, w: int = 96, h: int = 64) -> np.ndarray:
@@ -255,34 +256,13 @@ def test_decompression_bomb_refused_before_decoding(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- bad input
 
 
-def _audio_only(path: Path) -> Path:
-    with av.open(str(path), "w", format="mp4") as c:
-        s = c.add_stream("aac", rate=8000)
-        s.layout = "mono"
-        for i in range(8):
-            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            af.sample_rate, af.pts = 8000, i * 1024
-            for p in s.encode(af):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
-
-
-def _unknown_codec(path: Path) -> Path:
-    make_video(path.with_suffix(".tmp.avi"), n=3, codec="mjpeg", pix_fmt="yuvj420p")
-    data = path.with_suffix(".tmp.avi").read_bytes().replace(b"MJPG", b"QQQQ")
-    path.write_bytes(data)
-    return path
-
-
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda p: (p.write_bytes(b""), p)[1], "empty file"),
         (lambda p: (p.write_text("this is not a video\n" * 20), p)[1], "not a readable video"),
-        (lambda p: _audio_only(p), "audio only"),
-        (lambda p: _unknown_codec(p.with_suffix(".avi")), "unknown video codec"),
+        (lambda p: _audio_only(p.parent), "audio only"),
+        (lambda p: _unknown_codec(p.parent), "unknown video codec"),
         (lambda p: p.with_name("missing.mp4"), "no such file"),
         (lambda p: (p.mkdir(), p)[1], "folder"),
     ],
