@@ -262,6 +262,28 @@ def test_keyframe_sample_is_spread_bounded_and_stops_early(tmp_path: Path) -> No
     assert full.frame_indices == list(range(0, 48, 3)) and full.sampling == "even"
 
 
+def test_frames_handed_over_are_checked_without_decoding_the_file(tmp_path: Path) -> None:
+    base = natural_image(256, 320)
+    frames = [embed_watermark(np.roll(base, 2 * i, axis=1), PAYLOAD) for i in range(30)]
+    clip = _keyed_clip(tmp_path / "marked.mp4", frames, gop=12)
+    handed: list[int] = []
+
+    def sample():  # what a scan hands over: every 4th frame it decoded
+        for i in range(0, 30, 4):
+            handed.append(i)
+            yield i, frames[i]
+
+    rep = inspect_provenance(clip, max_frames=16, confirm=3, sampling="scan", video_frames=sample())
+    w = rep.watermark
+    assert w.sampling == "scan" and w.stopped_early and w.frame_indices == [0, 4, 8] and handed == [0, 4, 8]
+    assert w.payload == PAYLOAD.to_dict() and rep.labelled_synthetic and rep.kind == "video"
+    plain = [(i, np.roll(base, i, axis=0)) for i in range(20)]
+    w = inspect_provenance(clip, max_frames=5, confirm=3, sampling="scan", video_frames=iter(plain)).watermark
+    assert w.frames_checked == 5 and w.frame_indices == [0, 1, 2, 3, 4] and w.frames_found == 0  # bounded
+    with pytest.raises(BadInputError, match="with video_frames use 'scan'"):
+        inspect_provenance(clip, sampling="keyframes", video_frames=iter(plain))
+
+
 def test_detect_reports_both_labels_and_a_tampered_manifest(tiny_detector: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
     good = Provenance(kind="sample", model="dcgan-32").save_image(natural_image(), tmp_path / "good.png")
     bad = tmp_path / "bad.png"
@@ -358,7 +380,9 @@ def clip(man_video: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # 
     return out
 
 
-def test_swap_video_carries_both_labels_tamper_and_no_provenance(clip: Path, tmp_path: Path, capsys) -> None:
+def test_swap_video_carries_both_labels_tamper_and_no_provenance(
+    clip: Path, tmp_path: Path, capsys, tiny_detector: Path  # noqa: F811
+) -> None:
     out = tmp_path / "swapped.mp4"
     code, _, err = run_cli(["swap", clip, "--model", SWAP_MODEL, "--to", "a", "-o", out, "-q"], capsys)
     assert code == 0, err
@@ -376,6 +400,10 @@ def test_swap_video_carries_both_labels_tamper_and_no_provenance(clip: Path, tmp
 
     code, stdout, _ = run_cli(["provenance", "inspect", "--json", out], capsys)
     assert code == 0 and json.loads(stdout)[0]["c2pa"]["valid"] is True
+    code, _, err = run_cli(["detect", out, "--model", tiny_detector, "-q", "--json", tmp_path / "d.json"], capsys)
+    found = json.loads((tmp_path / "d.json").read_text())["files"][0]["provenance"]  # from the scan's own frames
+    assert found["labelled_synthetic"] and found["watermark"]["sampling"] == "scan", (code, err)
+    assert found["watermark"]["frame_indices"] == [0, 1, 2] and found["watermark"]["stopped_early"]
 
     data = bytearray(out.read_bytes())  # edit the video payload: the manifest's BMFF hash must fail
     i = data.find(b"mdat")

@@ -140,8 +140,8 @@ def _verdict_cell(f: FileScan) -> str:
 
 
 def _band_line(band: dict, options: ScanOptions) -> str:
-    """One line: the verdict band and where it came from (`report.band_source_text`, terminal wording)."""
-    from deepfake_lab.pipelines.report import band_source_text
+    """One line: the verdict band and where it came from (`band_source_text`, terminal wording)."""
+    from deepfake_lab.pipelines.scan import band_source_text
 
     return (
         f"verdicts: manipulated from {band['threshold']:.3f}, uncertain from {band['authentic_below']:.3f} "
@@ -294,6 +294,13 @@ def detect_command(
     """
     import sys
 
+    from deepfake_lab.train import dist_env as ddp
+
+    sharded = ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl")
+    if check_provenance and not sharded and inputs and Path(inputs[0]).is_file():
+        from deepfake_lab.pipelines.scan.provenance_check import prestart_provenance_check
+
+        prestart_provenance_check(Path(inputs[0]))  # on the idle core while the models load
     import cv2
 
     from deepfake_lab.pipelines.scan import (
@@ -305,8 +312,6 @@ def detect_command(
         write_csv,
         write_json,
     )
-    from deepfake_lab.train import dist_env as ddp
-
     cv2.setNumThreads(1)
     log = setup_logging(verbose, log_file)
     options = options or ScanOptions()  # built from the scan options by `with_dataclass_options`
@@ -323,7 +328,7 @@ def detect_command(
     for path, what in ((json_out, "--json"), (csv_out, "--csv"), (report, "--report")):
         if path is not None and str(path) != "-":
             _check_output(path, inputs, what, overwrite)
-    if to_stdout and (ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl")):
+    if to_stdout and sharded:
         raise BadInputError(f"{to_stdout[0]} -: not available in a sharded/resumable scan (give a file)")
     log.info("scan options: %s", options)
     from deepfake_lab.train.device import device_name
@@ -337,7 +342,7 @@ def detect_command(
     card = det.card
     trained = card.get("training", {}).get("data") if isinstance(card.get("training"), dict) else None
     shown = _card_metrics(card)
-    from deepfake_lab.pipelines.report import crop_text
+    from deepfake_lab.pipelines.scan import crop_text
 
     log.info("detector %s loaded from %s (sha256 %s)", det.name, det.weights, det.sha256)
     out.print(
@@ -350,7 +355,7 @@ def detect_command(
     )
     out.print(_band_line(verdict_band(card, options), options), markup=False, highlight=False)
     progress = _RichScanProgress(err, enabled=not quiet and err.is_terminal)
-    if ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl"):
+    if sharded:
         _detect_sharded(inputs, det, options, json_out, progress, check_provenance, fail_above, fail_verdicts, out, err,
                         others={"--csv": csv_out, "--report": report, "--annotate": annotate,
                                 "--realtime": options.realtime or None})  # fmt: skip

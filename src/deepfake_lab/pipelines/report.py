@@ -30,6 +30,8 @@ from deepfake_lab.pipelines.scan import (
     ScanOptions,
     ScanResult,
     Suspicious,
+    band_source_text,
+    crop_text,
     reason_text,
 )
 
@@ -38,10 +40,10 @@ __all__ = [
     "VERDICT_CSS",
     "REPORT_CSS",
     "VERDICT_TEXT",
-    "band_source_text",
+    "band_source_text",  # re-exported from pipelines.scan.result (as crop_text: the detect CLI needs no jinja2)
     "band_text",
     "card_summary_html",
-    "crop_text",
+    "crop_text",  # re-exported from pipelines.scan.detector (the detect CLI prints it without loading this)
     "gradcam_overlays",
     "mask_overlays",
     "nice_ticks",
@@ -290,19 +292,6 @@ VERDICT_TEXT = {
 }
 
 
-def crop_text(crop: dict) -> str:
-    """How faces are cropped for the detector, from a model summary's `crop` ({size, margin, input_size}).
-
-    Example:
-        >>> crop_text({"size": 128, "margin": 0.1, "input_size": 64})
-        'faces aligned at 128 px (margin 0.1), resized to the 64 px model input'
-    """
-    size, margin = crop.get("size"), crop.get("margin")
-    inp = crop.get("input_size", size)
-    text = f"faces aligned at {size} px (margin {margin})"
-    return text + (f", resized to the {inp} px model input" if inp != size else "")
-
-
 def _fmt(v: object) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
@@ -395,37 +384,6 @@ def verdict_words(f: FileScan, options: ScanOptions | None = None) -> str:
     """The verdict in words, with the reason for "not_evaluated" (e.g. "not evaluated: face smaller than 32 px")."""
     text = VERDICT_TEXT.get(f.verdict, f.verdict)
     return f"{text}: {reason_text(f.reason, options)}" if f.reason else text
-
-
-def band_source_text(band: dict[str, Any], cli: bool = False) -> str:
-    """Where a verdict band (`scan.verdict_band`) came from, in words: the report's wording, or with `cli` the
-    terminal line's (percent sign without a space, flags named, no head count).
-
-    Example:
-        >>> band = {"source": "card", "calibration": {"target_fpr": 0.05, "n_real": 400, "n_real_identities": 40}}
-        >>> band_source_text(band)
-        'calibrated in the detector card for 5 % false positives on 400 held-out real faces of 40 people'
-        >>> band_source_text(band, cli=True)
-        'calibrated in the detector card for 5% false positives on 400 held-out real faces'
-    """
-    cal = band.get("calibration") or {}
-    if band["source"] == "card":
-        fpr = cal.get("target_fpr")
-        if not isinstance(fpr, (int, float)):
-            return "calibrated in the detector card"
-        people = f" of {cal['n_real_identities']} people" if cal.get("n_real_identities") and not cli else ""
-        how = {"person-mean": " (rate averaged over people)", "person-conformal": " (rate per person)"}
-        return (
-            f"calibrated in the detector card for {100 * fpr:.0f}{'' if cli else ' '}% false positives on "
-            f"{cal.get('n_real', '?')} held-out real faces{people}{how.get(str(cal.get('rule')), '')}"
-        )
-    if band["source"] == "option":
-        if cli:
-            return "set with --threshold/--authentic-below (not the card's calibration)"
-        return "set by the user for this scan, not the detector card's calibration"
-    if cli:
-        return "default: the detector card has no calibration, so the band is NOT calibrated"
-    return "the default band: this detector's card has no calibration, so it is NOT calibrated"
 
 
 def band_text(result: ScanResult) -> str:

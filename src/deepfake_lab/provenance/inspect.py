@@ -9,9 +9,10 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,9 +45,11 @@ class WatermarkInfo:
             (finds the mark in small or heavily compressed videos where single frames fall short); None when
             not found or for images.
         note: why nothing could be checked (e.g. image too small).
-        sampling: how video frames were picked: "even" (evenly spaced over every decoded frame) or
+        sampling: how video frames were picked: "even" (evenly spaced over every decoded frame),
             "keyframes" (key frames at evenly spaced times, one seek each, then frames following them when
-            the file has fewer key frames than `sample_limit`; what `detect` uses).
+            the file has fewer key frames than `sample_limit`) or "scan" (evenly spaced over the frames a
+            `detect` scan decoded anyway, handed over by the scan: no decoding of its own; what `detect` uses
+            for videos).
         sample_limit: the most frames that would be checked (`max_frames`; 1 for an image).
         stopped_early: the check stopped before `sample_limit` frames because `confirm` frames in a row
             agreed on one payload.
@@ -182,7 +185,8 @@ def inspect_provenance(
     *,
     max_frames: int = 16,
     confirm: int | None = None,
-    sampling: Literal["even", "keyframes"] = "even",
+    sampling: Literal["even", "keyframes", "scan"] = "even",
+    video_frames: Iterable[tuple[int, np.ndarray]] | None = None,
 ) -> ProvenanceReport:
     """Read the C2PA manifest and look for the invisible watermark of an image or video.
 
@@ -198,7 +202,11 @@ def inspect_provenance(
         confirm: stop as soon as this many checked frames carried the same payload (None: check all
             `max_frames`); `detect` uses 3, so a labelled file costs a few frames.
         sampling: "even" (every n-th frame; decodes the file) or "keyframes" (key frames at evenly spaced
-            times plus the frames after them; about `max_frames` decoded frames whatever the length).
+            times plus the frames after them; about `max_frames` decoded frames whatever the length); with
+            `video_frames`, how the caller picked them ("scan").
+        video_frames: a video's (frame index, (H, W, 3) uint8 RGB) pairs to check instead of decoding the file's
+            own sample (a scan hands over frames it decoded anyway); at most `max_frames` are taken, and the
+            iterable is no longer read once `confirm` frames agreed.
 
     Returns:
         `ProvenanceReport`.
@@ -211,6 +219,8 @@ def inspect_provenance(
         raise BadInputError(f"{p} is not a file")
     if max_frames < 1:
         raise BadInputError(f"max_frames must be >= 1, got {max_frames}")
+    if video_frames is not None and sampling not in ("scan", "even"):
+        raise BadInputError(f"sampling {sampling!r} decodes the file itself; with video_frames use 'scan'")
     if confirm is not None and confirm < 1:
         raise BadInputError(f"confirm must be >= 1, got {confirm}")
     c2 = read_manifest(p, _local_serial())  # the manifest first: cheap, and it names the payload to expect
@@ -222,13 +232,16 @@ def inspect_provenance(
     hint: tuple[int, int] | None = None
     searched = 0
     try:
-        kind, sample = _frames(p, max_frames, sampling)
+        if video_frames is None:
+            kind, sample = _frames(p, max_frames, sampling)
+        else:
+            kind, sample = "video", itertools.islice(video_frames, max_frames)
         for index, img in sample:
             frames.append(img)
             wm.frame_indices.append(int(index))
-            # full search (64 phases + 2× upscale) on up to 2 frames (1 when sampling key frames) until a phase
+            # full search (64 phases + 2× upscale) on up to 2 frames (1 for key frames or scan frames) until a phase
             # is known; then a quick check
-            search = hint is None and searched < (1 if sampling == "keyframes" else 2)
+            search = hint is None and searched < (2 if sampling == "even" else 1)
             res = decode_watermark(img, search=search, hint=hint)
             searched += int(search)
             frame_votes.append(res.extra.get("votes", {}))

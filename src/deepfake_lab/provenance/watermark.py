@@ -150,10 +150,10 @@ def _pixel_kernel(u: int, v: int) -> np.ndarray:
 
 
 _KERNELS = [_pixel_kernel(i, j) for i, j in _COEFFS]
-# (64, 2): the carrier coefficients of a flattened 8×8 pixel block are `block @ _KMAT`; since the Haar DWT
-# and the block DCT are orthonormal, changing those coefficients by d changes the pixels by `d @ _KMAT.T`.
+# (64, 2): the carrier coefficients of a flattened 8×8 pixel block are `block @ _KMAT` (the definition;
+# `_block_coefs` computes the same from cell means); since the Haar DWT and the block DCT are orthonormal,
+# changing those coefficients by d changes the pixels by `d @ _KMAT.T`.
 _KMAT = np.stack([k.reshape(-1) for k in _KERNELS], axis=1)
-_KMAT32 = _KMAT.astype(np.float32)
 # both kernels are outer products of the 8-vectors k0·1 (k0 = 1/(2·sqrt 2)) and r1 = D[1] repeated twice / sqrt 2:
 # kernel (0, 1) = k0·r1[x], kernel (1, 0) = k0·r1[y]
 _SEP = (np.repeat(_D[0], 2)[0] / np.sqrt(2) * np.repeat(_D[1], 2) / np.sqrt(2)).astype(np.float32)
@@ -166,20 +166,32 @@ _RGB2YUV32 = _RGB2YUV.astype(np.float32)
 _RGB2YUV_AFFINE = np.hstack([_RGB2YUV, [[0.0], [128.0], [128.0]]]).astype(np.float32)  # for cv2.transform
 
 
-def _block_rows(plane: np.ndarray, dy: int, dx: int, nr: int, nc: int) -> np.ndarray:
-    """The (nr, nc) 8×8 pixel blocks of `plane` starting at (dy, dx), flattened: float32 (nr·nc, 64)."""
-    sub = plane[dy : dy + nr * PIX, dx : dx + nc * PIX].astype(np.float32, copy=False)
-    return sub.reshape(nr, PIX, nc, PIX).transpose(0, 2, 1, 3).reshape(nr * nc, PIX * PIX)
+def _block_coefs(region: np.ndarray, yuv: bool = True) -> np.ndarray:
+    """Carrier coefficients of every 8×8 block of `region`, (nr·8, nc·8[, 3]) uint8 or float: (planes, nr·nc, 2)
+    float32, coefficient (0, 1) then (1, 0); planes Y, U, V (`yuv`, colour regions), R, G, B or gray.
+
+    The kernels are constant over 2×2 pixel cells (the Haar LL band), so this works on cell means: the
+    carriers are block-column means · r1 and block-row means · r1 of the half-size image, and the colour mix
+    to YUV (linear) is done on the cells. Area resizes and sums only: no per-block copies and no BLAS call
+    (whose threads would spin beside a scan)."""
+    import cv2
+
+    hh, ww = region.shape[:2]
+    nr, nc = hh // PIX, ww // PIX
+    cells = cv2.resize(region.astype(np.float32, copy=False), (ww // 2, hh // 2), interpolation=cv2.INTER_AREA)
+    if yuv and cells.ndim == 3:
+        cells = cv2.transform(cells, _RGB2YUV32)
+    col_means = cv2.resize(cells, (ww // 2, nr), interpolation=cv2.INTER_AREA).reshape(nr, nc, BLOCK, -1)
+    row_means = cv2.resize(cells, (nc, hh // 2), interpolation=cv2.INTER_AREA).reshape(nr, BLOCK, nc, -1)
+    c01 = (col_means * _SEP2[:, None]).sum(2)  # (nr, nc, planes)
+    c10 = (row_means * _SEP2[:, None, None]).sum(1)
+    coef = np.stack([c01, c10], -1).reshape(nr * nc, -1, 2).transpose(1, 0, 2)
+    return coef * np.float32(2 * PIX)
 
 
 def _carriers(image: np.ndarray, dy: int, dx: int, nr: int, nc: int) -> np.ndarray:
-    """Carrier coefficients of every block at grid phase (dy, dx): (planes, nr·nc, 2) float32 in Y[UV] order.
-
-    For RGB the Y/U/V coefficients are linear mixes of the R/G/B ones (no YUV image is built)."""
-    if image.ndim == 2:
-        return (_block_rows(image, dy, dx, nr, nc) @ _KMAT32)[None]
-    rgb = np.stack([_block_rows(image[..., c], dy, dx, nr, nc) @ _KMAT32 for c in range(3)])
-    return np.einsum("yc,cnk->ynk", _RGB2YUV.astype(np.float32), rgb)
+    """Carrier coefficients of every block at grid phase (dy, dx): (planes, nr·nc, 2) float32 in Y[UV] order."""
+    return _block_coefs(image[dy : dy + nr * PIX, dx : dx + nc * PIX])
 
 
 def _qim_delta(coef: np.ndarray, bits: np.ndarray, scale: float) -> np.ndarray:
@@ -212,19 +224,8 @@ def embed_watermark(
     h, w = image.shape[:2]
     nr, nc = h // PIX, w // PIX
     hh, ww = nr * PIX, nc * PIX
-    region = image[:hh, :ww].astype(np.float32)  # (hh, ww[, 3])
-    # The kernels are constant over 2×2 pixel cells (the Haar LL band), so work on cell means: the carriers are
-    # block-column means · r1 and block-row means · r1 of the half-size image.
     hh2, ww2 = hh // 2, ww // 2
-    cells = cv2.resize(region, (ww2, hh2), interpolation=cv2.INTER_AREA)  # (hh/2, ww/2[, 3]) 2×2 means
-    col_means = cv2.resize(cells, (ww2, nr), interpolation=cv2.INTER_AREA).reshape(nr, nc, BLOCK, -1)
-    row_means = cv2.resize(cells, (nc, hh2), interpolation=cv2.INTER_AREA).reshape(nr, BLOCK, nc, -1)
-    planes = 1 if image.ndim == 2 else 3
-    coef = np.stack([col_means.transpose(3, 0, 1, 2) @ _SEP2, row_means.transpose(3, 0, 2, 1) @ _SEP2], -1)
-    coef = coef.reshape(planes, nr * nc * 2) * np.float32(2 * PIX)  # (planes R,G,B or gray, n·2)
-    if image.ndim == 3:
-        coef = _RGB2YUV32 @ coef
-    coef = coef.reshape(planes, nr * nc, 2)
+    coef = _carriers(image, 0, 0, nr, nc)  # (planes Y,U,V or gray, nr·nc, 2)
     blk_bits = _tile_bits(payload.to_bits(), nr, nc).reshape(-1)
     scales = config.scales[:1] if image.ndim == 2 else config.scales
     delta = np.stack([_qim_delta(coef[c], blk_bits, s) if s > 0 else np.zeros(coef.shape[1:]) for c, s in
@@ -241,7 +242,7 @@ def embed_watermark(
     half += along_x
     # the pixels are integers, so round(pixel + change) = pixel + round(change): round on the cells, in int16
     steps = np.rint(half.reshape(hh2, ww2, -1)).astype(np.int16)
-    pix = cv2.resize(steps, (ww, hh), interpolation=cv2.INTER_NEAREST).reshape(region.shape)
+    pix = cv2.resize(steps, (ww, hh), interpolation=cv2.INTER_NEAREST).reshape((hh, ww, *image.shape[2:]))
     if (hh, ww) == (h, w):
         return cv2.add(image, pix, dtype=cv2.CV_8U)  # saturates at 0 / 255
     out = image.copy()
@@ -308,16 +309,16 @@ def _tiles_at(img: np.ndarray, config: WatermarkConfig, dy: int, dx: int) -> tup
     coef = _carriers(img, dy, dx, nr, nc)  # (planes, nr·nc, 2)
     scales = config.scales[:1] if img.ndim == 2 else config.scales
     pr, pc = -(-nr // TILE) * TILE, -(-nc // TILE) * TILE
+    # blocks per tile slot (r, c): those with i % TILE == r and j % TILE == c
+    per_slot = np.outer(-(-(nr - np.arange(TILE)) // TILE), -(-(nc - np.arange(TILE)) // TILE)) * len(_KERNELS)
     for c, s in enumerate(scales):
         if s <= 0:
             continue
-        soft = -np.sin(coef[c] * np.float32(2 * np.pi / s)).sum(axis=1).reshape(nr, nc)
+        soft = -np.sin(coef[c] * np.float32(2 * np.pi / s)).sum(axis=1, dtype=np.float64).reshape(nr, nc)
         padded = np.zeros((pr, pc))
         padded[:nr, :nc] = soft
-        total += padded.reshape(pr // TILE, TILE, pc // TILE, TILE).sum((0, 2))
-        ones = np.zeros((pr, pc))
-        ones[:nr, :nc] = len(_KERNELS)
-        count += ones.reshape(pr // TILE, TILE, pc // TILE, TILE).sum((0, 2))
+        total += padded.reshape(pr // TILE, TILE, pc).sum(0).reshape(TILE, pc // TILE, TILE).sum(1)
+        count += per_slot
     return total, count
 
 

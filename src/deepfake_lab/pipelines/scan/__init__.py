@@ -54,13 +54,13 @@ _EXPORTS = {
     "verdicts": ("FILE_VERDICTS", "MIN_FACE_SIZE", "MIN_FRAMES", "MIN_SHARPNESS", "NOT_EVALUATED_REASONS"),
     "detector": (
         "BF16_CPU_FLAGS", "DEFAULT_DETECTOR", "DETECTOR_ENV", "Detector", "DetectorModel", "auto_precision",
-        "crop_policy", "load_torch_detector", "resolve_detector_path",
+        "crop_policy", "crop_text", "load_torch_detector", "resolve_detector_path",
     ),
     "onnx_backend": ("OnnxDetector", "load_onnx_detector", "try_load_onnx"),
     "load": ("BACKENDS", "BACKEND_ENV", "load_detector"),
     "result": (
         "SCHEMA_ID", "SCHEMA_VERSION", "FaceScore", "FileScan", "FrameScore", "ScanResult", "Suspicious",
-        "TrackScore", "reason_text", "summary_dict", "verdict_band", "verdicts_dict",
+        "TrackScore", "band_source_text", "reason_text", "summary_dict", "verdict_band", "verdicts_dict",
     ),
     "writers": ("CSV_COLUMNS", "OUTPUT_MARK", "check_output", "is_scan_output", "write_csv", "write_json"),
     "annotate": ("draw_annotations", "prob_colour"),

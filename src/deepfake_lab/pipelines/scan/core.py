@@ -30,7 +30,7 @@ from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan.annotate import annotation_path, draw_annotations, open_annotation, write_image
 from deepfake_lab.pipelines.scan.detector import Detector
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
-from deepfake_lab.pipelines.scan.provenance_check import start_provenance_check
+from deepfake_lab.pipelines.scan.provenance_check import ProvenanceCheck, start_provenance_check
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, verdict_band
 from deepfake_lab.pipelines.scan.scanner import FrameScanner
 from deepfake_lab.pipelines.scan.writers import check_output
@@ -71,6 +71,7 @@ class _Run:
     progress: ScanProgress
     live: bool
     annotate: Path | None
+    provenance: ProvenanceCheck | None = None
 
 
 def scan_file(
@@ -108,9 +109,10 @@ def scan_file(
     opt.validate()
     band = verdict_band(model.card, opt)
     src = str(source)
-    run = _Run(FileScan(source=src), model, opt, progress or ScanProgress(), is_live_source(src),
-               None if annotate is None else Path(annotate))  # fmt: skip
-    checking = start_provenance_check(Path(src)) if provenance and not run.live and Path(src).is_file() else None
+    live = is_live_source(src)
+    checking = start_provenance_check(Path(src)) if provenance and not live and Path(src).is_file() else None
+    run = _Run(FileScan(source=src), model, opt, progress or ScanProgress(), live,
+               None if annotate is None else Path(annotate), checking)  # fmt: skip
     t0 = time.perf_counter()
     try:
         with _resources(opt, detector) as (det, pool):
@@ -119,12 +121,15 @@ def scan_file(
         run.res.status, run.res.message = "error", exc.render(option_names)
     except BadInputError as exc:
         run.res.status, run.res.message = "error", str(exc)
+    finally:
+        if checking is not None:
+            checking.end()  # the sample is complete (or the scan failed / was interrupted)
     res = run.res
     if res.status == "error" and res.frames:
         res.status = "partial"
     res.seconds = time.perf_counter() - t0  # the scan itself; the provenance check ran beside it
     if checking is not None and res.status != "error":
-        res.provenance = checking()
+        res.provenance = checking.result()
     res.finish(opt, band)
     run.progress.file_finished(res)
     return res
@@ -163,6 +168,8 @@ def _scan_source(run: _Run, det: FaceDetector, pool: ThreadPoolExecutor) -> None
         is_image = info.kind == "image"
         with _annotation_writer(run, info) as writer:
             run.progress.file_started(res.source, info, _expected_frames(info, opt))
+            if run.provenance is not None:
+                run.provenance.plan(_expected_frames(info, opt), info.fps)
             analyzer = FaceAnalyzer(det, detect_every=1, max_faces=opt.max_faces)
             det.ensure_loaded()  # before frames start to flow (realtime: loading would count as latency)
             scanner = FrameScanner(run.model, analyzer, opt, res, run.progress, pool, writer, exhaustive=is_image,
@@ -229,6 +236,8 @@ def _run_frames(run: _Run, scanner: FrameScanner, reader: MediaReader, realtime:
             if keep_first and first is None:
                 first = frame.image
             scanner.push(frame)
+            if run.provenance is not None:
+                run.provenance.offer(frame)
             res.frames_dropped = dropped()
         scanner.end()
     except KeyboardInterrupt:

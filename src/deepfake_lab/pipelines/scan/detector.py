@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BF16_CPU_FLAGS", "DEFAULT_DETECTOR", "DETECTOR_ENV", "Detector", "DetectorModel", "auto_precision",
-    "crop_policy", "load_torch_detector", "resolve_detector_path",
+    "crop_policy", "crop_text", "load_torch_detector", "resolve_detector_path",
 ]  # fmt: skip
 
 DEFAULT_DETECTOR = Path(__file__).resolve().parents[2] / "assets" / "detector-default.safetensors"
@@ -217,6 +217,19 @@ def auto_precision(device: str = "cpu") -> str:
 
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if any(f in _cpu_flags() for f in BF16_CPU_FLAGS) else "fp32"
+
+
+def crop_text(crop: dict[str, Any]) -> str:
+    """How faces are cropped for the detector, from a model summary's `crop` ({size, margin, input_size}).
+
+    Example:
+        >>> crop_text({"size": 128, "margin": 0.1, "input_size": 64})
+        'faces aligned at 128 px (margin 0.1), resized to the 64 px model input'
+    """
+    size, margin = crop.get("size"), crop.get("margin")
+    inp = crop.get("input_size", size)
+    text = f"faces aligned at {size} px (margin {margin})"
+    return text + (f", resized to the {inp} px model input" if inp != size else "")
 
 
 def crop_policy(card: dict[str, Any]) -> tuple[int, int | None, float]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "SCHEMA_ID", "SCHEMA_VERSION", "FaceScore", "FileScan", "FrameScore", "ScanResult", "Suspicious", "TrackScore",
-    "reason_text", "summary_dict", "verdict_band", "verdicts_dict",
+    "band_source_text", "reason_text", "summary_dict", "verdict_band", "verdicts_dict",
 ]  # fmt: skip
 
 SCHEMA_ID = "deepfake-lab/scan"
@@ -70,6 +70,37 @@ def verdict_band(card: dict[str, Any] | None, options: ScanOptions | None = None
             f" ({band['authentic_below']:g}) must not exceed the threshold ({band['threshold']:g})",
         )
     return band
+
+
+def band_source_text(band: dict[str, Any], cli: bool = False) -> str:
+    """Where a verdict band (`scan.verdict_band`) came from, in words: the report's wording, or with `cli` the
+    terminal line's (percent sign without a space, flags named, no head count).
+
+    Example:
+        >>> band = {"source": "card", "calibration": {"target_fpr": 0.05, "n_real": 400, "n_real_identities": 40}}
+        >>> band_source_text(band)
+        'calibrated in the detector card for 5 % false positives on 400 held-out real faces of 40 people'
+        >>> band_source_text(band, cli=True)
+        'calibrated in the detector card for 5% false positives on 400 held-out real faces'
+    """
+    cal = band.get("calibration") or {}
+    if band["source"] == "card":
+        fpr = cal.get("target_fpr")
+        if not isinstance(fpr, (int, float)):
+            return "calibrated in the detector card"
+        people = f" of {cal['n_real_identities']} people" if cal.get("n_real_identities") and not cli else ""
+        how = {"person-mean": " (rate averaged over people)", "person-conformal": " (rate per person)"}
+        return (
+            f"calibrated in the detector card for {100 * fpr:.0f}{'' if cli else ' '}% false positives on "
+            f"{cal.get('n_real', '?')} held-out real faces{people}{how.get(str(cal.get('rule')), '')}"
+        )
+    if band["source"] == "option":
+        if cli:
+            return "set with --threshold/--authentic-below (not the card's calibration)"
+        return "set by the user for this scan, not the detector card's calibration"
+    if cli:
+        return "default: the detector card has no calibration, so the band is NOT calibrated"
+    return "the default band: this detector's card has no calibration, so it is NOT calibrated"
 
 
 def reason_text(reason: str | None, options: ScanOptions | None = None) -> str:

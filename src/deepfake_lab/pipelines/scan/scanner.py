@@ -129,6 +129,7 @@ class FrameScanner:
         self.faces: list[_Face] = []
         self.batch_frames: list[_Pending] = []
         self.inflight: deque[tuple[Future[list[tuple[_Face, np.ndarray, float]]], list[_Pending]]] = deque()
+        self.workers = workers
         self.depth = workers + 1  # batches in flight: one per worker, one queued
         self.n = 0
         self.sus: list[tuple[float, int, Suspicious]] = []
@@ -213,13 +214,35 @@ class FrameScanner:
     def _flush(self, final: bool = False) -> None:
         if not self.batch_frames:
             return
-        fut = self.pool.submit(self._score, self.faces)
-        self.inflight.append((fut, self.batch_frames))
+        for faces, frames in self._parts(self.workers if final else 1):
+            self.inflight.append((self.pool.submit(self._score, faces), frames))
         self.faces, self.batch_frames = [], []
         # batches on the workers while the next one is prepared; annotation holds frames: keep it at one
         limit = 1 if self.writer is not None or self.opt.realtime else self.depth
         while len(self.inflight) > limit or (final and self.inflight):
             self._collect()
+
+    def _parts(self, n: int) -> list[tuple[list[_Face], list[_Pending]]]:
+        """The waiting frames cut into `n` runs of consecutive frames with about as many faces each, with their
+        faces (the last batch of a file goes to every worker instead of one)."""
+        if n <= 1 or len(self.faces) < 2 * n:
+            return [(self.faces, self.batch_frames)]
+        per = -(-len(self.faces) // n)
+        parts: list[tuple[list[_Face], list[_Pending]]] = []
+        faces: list[_Face] = []
+        frames: list[_Pending] = []
+        by_rec: dict[int, list[_Face]] = {}
+        for f in self.faces:
+            by_rec.setdefault(id(f.rec), []).append(f)
+        for p in self.batch_frames:
+            frames.append(p)
+            faces.extend(by_rec.get(id(p.rec), []))
+            if len(faces) >= per and len(parts) < n - 1:
+                parts.append((faces, frames))
+                faces, frames = [], []
+        if frames:
+            parts.append((faces, frames))
+        return parts
 
     def _collect(self) -> None:
         fut, frames = self.inflight.popleft()

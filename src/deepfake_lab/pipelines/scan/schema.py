@@ -110,7 +110,8 @@ _INFO = {
 # checked; optional ones (not in `required`) were added later and may be missing from older documents:
 # `watermark.sample_limit` (the most frames the check would decode), `watermark.frames_checked` (how many it
 # did: the scan stops once 3 frames agree on a payload), `watermark.stopped_early`, `watermark.sampling`
-# ("keyframes" for scans: key frames at evenly spaced times) and `watermark.frame_indices`.
+# ("scan" for videos since 2026-12: every n-th of the frames the scan decoded; "keyframes" before: key frames at
+# evenly spaced times) and `watermark.frame_indices`.
 _WATERMARK = {
     "type": "object",
     "required": ["frames_checked", "frames_found", "fraction", "payload"],
@@ -119,7 +120,7 @@ _WATERMARK = {
         "frames_found": _INT0,
         "fraction": _PROB,
         "payload": {"type": ["object", "null"]},
-        "sampling": {"enum": ["even", "keyframes"]},
+        "sampling": {"enum": ["even", "keyframes", "scan"]},
         "sample_limit": _INT0,
         "stopped_early": {"type": "boolean"},
         "frame_indices": {"type": "array", "items": _INT0},
