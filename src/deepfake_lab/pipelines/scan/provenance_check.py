@@ -24,13 +24,14 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from deepfake_lab.errors import DeepfakeLabError
-from deepfake_lab.video.image import is_image_path
-from deepfake_lab.video.reader import Frame
+
+if TYPE_CHECKING:  # numpy, av & co. load on the check's thread: the CLI starts it before its own imports
+    import numpy as np
+
+    from deepfake_lab.video.reader import Frame
 
 __all__ = [
     "PROVENANCE_CONFIRM",
@@ -83,7 +84,8 @@ class ProvenanceCheck:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.video = not is_image_path(self.path)
+        self.video = True  # until the thread has looked at the suffix (`_kind`)
+        self._kind = threading.Event()
         self._q: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue(maxsize=_QUEUED)
         self._stopped = threading.Event()  # the check reads no more frames
         self._step = 1
@@ -96,8 +98,13 @@ class ProvenanceCheck:
 
     def _run(self) -> None:
         try:
+            from deepfake_lab.video.image import is_image_path
+
+            self.video = not is_image_path(self.path)
+            self._kind.set()
             self._box[0] = check_provenance(self.path, self._frames() if self.video else None)
         finally:
+            self._kind.set()
             self._stopped.set()
 
     def _frames(self) -> Iterator[tuple[int, np.ndarray]]:
@@ -114,6 +121,7 @@ class ProvenanceCheck:
     def offer(self, frame: Frame) -> None:
         """A frame the scan decoded: every `step`-th one goes to the check while it still wants frames (the
         scan waits when `_QUEUED` sampled frames are still waiting: the same frames are checked every run)."""
+        self._kind.wait()
         self._seen += 1
         if not self.video or self._ended or (self._seen - 1) % self._step or self._taken >= PROVENANCE_FRAMES:
             return
