@@ -11,7 +11,8 @@ so that their ratios hold on a loaded machine; the load average is recorded with
 2. `deepfake-lab detect single_face.jpg` in a fresh process (wall, median of 3);
 3. the 720p clip (WolfgangLanger_Pexels.mp4 upscaled to 1280×720, as benchmarks/scan_speed.py): decode-only
    frames/s in this process vs `deepfake-lab detect CLIP --json` end to end (fresh process: start-up, model,
-   scan, provenance check) with and without `--no-provenance`, alternating for --repeats rounds (medians);
+   scan, provenance check) with and without `--no-provenance`, and with the fast Meso-4 preset, alternating for
+   --repeats rounds (medians);
    the provenance check itself (as `detect` runs it: on the frames the scan hands over) timed in this process;
 4. `swap` of the first --swap-frames frames of the 720p clip with the shipped swap model, with and without
    provenance (in this process, alternating, median frames/s), and the provenance check of the labelled
@@ -179,12 +180,14 @@ def main() -> None:
     print(f"detect photo (cold) {photo_s:.2f} s", flush=True)
 
     # side by side, alternating, --repeats rounds: medians (a noisy VM moves single runs by ±0.3 s)
-    decs, fulls, nops, ratios = [], [], [], []
+    decs, fulls, nops, ratios, fast_ratios = [], [], [], [], []
     for _ in range(args.repeats):
         decs.append(decode_fps(hd))
         fulls.append(detect_run(hd, work / "scan.json"))
         nops.append(detect_run(hd, work / "scan-noprov.json", "--no-provenance"))
         ratios.append(fulls[-1][1]["frames_scanned"] / fulls[-1][0] / decs[-1])
+        t_fast, f_fast = detect_run(hd, work / "scan-fast.json", "--model", "fast")
+        fast_ratios.append(f_fast["frames_scanned"] / t_fast / decs[-1])
     dec = statistics.median(decs)
     t_full, f_full = sorted(fulls, key=lambda x: x[0])[len(fulls) // 2]
     t_nop, f_nop = sorted(nops, key=lambda x: x[0])[len(nops) // 2]
@@ -234,6 +237,9 @@ def main() -> None:
         f"{'yes' if e2e >= 1 / 3 else 'no'} |",
         f"| same with `--no-provenance` | {n / t_nop:.1f} frames/s ({t_nop:.1f} s, "
         f"CPU {CPU['scan-noprov']:.1f} s) | | |",
+        f"| same with `--model fast` (the Meso-4 preset, the default when the issue was measured) | "
+        f"{statistics.median(fast_ratios):.2f} of decode-only (rounds: {', '.join(f'{r:.2f}' for r in fast_ratios)}) "
+        "| (information) | |",
         f"| provenance check (as in detect), 720p file without a label | {p_wall:.2f} s (CPU {p_cpu:.2f} s), "
         f"{wm.get('frames_checked')} of {wm.get('sample_limit')} frames = {prov_share:.0%} of the scan's "
         f"{f_full['seconds']:.1f} s | small fraction | |",
