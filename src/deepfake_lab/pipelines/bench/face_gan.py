@@ -1,0 +1,203 @@
+"""GAN faces in the identity-disjoint face benchmark: generators trained here on the train people only.
+
+`add_face_gans` takes a built face benchmark (`face_protocol.build_face_protocol`), trains each requested face
+GAN with the one Trainer on the benchmark's **train-split real crops** (c0; the people of the train sources,
+never a calib or test person: checked against the manifest), samples whole faces, brings them to the crop size
+of the benchmark (bicubic) and writes them as fake methods ``gan-<name>`` into the calib and test splits at
+every compression level of the split (each generator's samples are one image sequence, H.264-encoded like the
+other methods: `face_protocol.compress_crops`). `evaluate_detector_on_protocol` scores them apart from the
+swap/blend methods (AUC and AP of each generator's samples against the reals of people never trained on).
+
+Generators (`FACE_GANS`):
+
+* ``dcgan``: DCGAN 32 px (`dcgan-32`, Radford et al. 2016), fp32 (bf16 convolutions are slower on CPUs
+  without bf16 instructions).
+* ``progan``: progressive growing 4 -> 8 -> 16 -> 32 px with fade-in (`progan-32`, Karras et al. 2018), width 16
+  (max 64 channels), the steps split evenly over the four stages.
+
+Example:
+    >>> from deepfake_lab.pipelines.bench.face_gan import GanOptions, add_face_gans
+    >>> info = add_face_gans("runs/faces", GanOptions(gans=("dcgan",), steps=200))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepfake_lab.errors import BadInputError
+from deepfake_lab.pipelines.bench.face_protocol import GAN_PREFIX, compress_crops, is_gan_method
+from deepfake_lab.pipelines.bench.manifest import ManifestRow, read_manifest
+
+__all__ = ["FACE_GANS", "FaceGan", "GanOptions", "add_face_gans", "gan_training_set", "parse_gans"]
+
+
+@dataclass(frozen=True)
+class FaceGan:
+    """A face generator of the benchmark: its model preset, default training steps and how it is trained."""
+
+    preset: str
+    default_steps: int
+    summary: str
+
+    def overrides(self, steps: int) -> list[str]:
+        """Trainer config overrides (on top of the preset) for `steps` training steps on 32 px RGB faces."""
+        common = ["data.image_size=32", "data.channels=3", f"train.steps={steps}", "train.precision=fp32"]
+        if self.preset == "progan-32":
+            return [*common, "train.batch_size=32", f"task_kwargs.stage_steps={max(1, steps // 4)}",
+                    "model_kwargs.width=16", "model_kwargs.max_width=64"]  # fmt: skip
+        return [*common, "train.batch_size=64", "optim.lr=0.0002", "optim.betas=[0.5,0.999]"]
+
+
+# defaults: about 4-5 min each on one busy CPU core (measured on this machine: DCGAN ~6 steps/s, ProGAN ~1.6 s
+# per step at 32 px with width 16)
+FACE_GANS: dict[str, FaceGan] = {
+    "dcgan": FaceGan("dcgan-32", 1500, "DCGAN 32 px (Radford et al. 2016), batch 64, fp32"),
+    "progan": FaceGan(
+        "progan-32", 1600, "progressive GAN 4->8->16->32 px with fade-in (Karras et al. 2018), width 16, batch 32"
+    ),
+}
+
+
+@dataclass
+class GanOptions:
+    """Which face GANs to add and how.
+
+    Args:
+        gans: names in `FACE_GANS`.
+        steps: training steps of each generator (None: each one's `default_steps`).
+        samples: samples per generator and split (None: as many as the split's reals at one compression level).
+        seed: seed of the training runs and of the sampled latents.
+        threads: torch threads of the training.
+        progress: show the Trainer's progress bar.
+    """
+
+    gans: tuple[str, ...] = ("dcgan", "progan")
+    steps: int | None = None
+    samples: int | None = None
+    seed: int = 0
+    threads: int = 1
+    progress: bool = False
+
+    def check(self) -> None:
+        """BadInputError (one line) for unknown generators, steps < 1 or samples < 1."""
+        parse_gans(",".join(self.gans))
+        if self.steps is not None and self.steps < 1:
+            raise BadInputError(f"--gan-steps must be >= 1, got {self.steps}")
+        if self.samples is not None and not 1 <= self.samples <= 4096:
+            raise BadInputError(f"--gan-samples must be in 1..4096, got {self.samples}")
+
+
+def parse_gans(text: str) -> tuple[str, ...]:
+    """Comma-separated generator names -> tuple (order kept, duplicates dropped); BadInputError if unknown."""
+    names = tuple(dict.fromkeys(v.strip().lower() for v in text.split(",") if v.strip()))
+    bad = [n for n in names if n not in FACE_GANS]
+    if bad or not names:
+        raise BadInputError(f"--gan takes names among {', '.join(FACE_GANS)}, got {text!r}")
+    return names
+
+
+def gan_training_set(rows: list[ManifestRow]) -> list[ManifestRow]:
+    """The rows the face GANs train on: the train split's real crops at c0. BadInputError if any of their people
+    also appears in the calib or test split (the GANs must never see a person they are tested against)."""
+    train = [r for r in rows if r.split == "train" and r.label == 0 and r.compression == "c0"]
+    unseen = {r.identity for r in rows if r.split != "train" and r.label == 0}
+    mixed = sorted({r.identity for r in train} & unseen)
+    if mixed:
+        raise BadInputError(f"the face benchmark's train people also appear in calib/test: {', '.join(mixed)}")
+    if not train:
+        raise BadInputError("the face benchmark has no train-split real faces to train a GAN on")
+    return train
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _write(root: Path, rel: str, img: np.ndarray) -> None:
+    import cv2
+
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(root / rel), np.ascontiguousarray(img[..., ::-1]))
+
+
+def add_face_gans(root: Path | str, options: GanOptions | None = None, log: Any = None) -> dict[str, Any]:
+    """Train the face GANs on the train people of the face benchmark `root` and add their samples as fake
+    methods ``gan-<name>`` to its calib and test splits (replacing earlier GAN methods).
+
+    Args:
+        root: a folder made by `build_face_protocol` (``manifest.jsonl`` + ``faces.json``).
+        options: which generators, steps, samples (`GanOptions`).
+        log: optional function of one line (progress messages).
+
+    Returns:
+        {"gan-<name>": {"generator", "summary", "steps", "seconds", "training_images", "training_people",
+        "samples": {split: n}}}; also stored under "gans" in ``faces.json``, with the image counts updated.
+    """
+    from deepfake_lab.pipelines.bench.methods import MethodContext, _GANSamples, _train_or_load
+
+    opt = options or GanOptions()
+    opt.check()
+    root = Path(root)
+    info_path = root / "faces.json"
+    if not info_path.is_file():
+        raise BadInputError(f"{root} is not a face benchmark (make one with `deepfake-lab bench faces`)")
+    info = json.loads(info_path.read_text())
+    rows = [r for r in read_manifest(root) if not is_gan_method(r.method)]
+    for old in sorted(root.glob(f"*/*/fake/{GAN_PREFIX}*")):  # an earlier run's samples
+        shutil.rmtree(old)
+    train = gan_training_set(rows)
+    faces = root / "models" / "gan-train-faces"  # exactly the training rows (hard links)
+    shutil.rmtree(faces, ignore_errors=True)
+    faces.mkdir(parents=True)
+    for k, r in enumerate(train):
+        _link_or_copy(root / r.path, faces / f"{k:05d}_{Path(r.path).name}")
+    people = sorted({r.identity for r in train})
+    size = int(info.get("options", {}).get("size", 128))
+    ctx = MethodContext(margin=0.1, size=size, train_faces=faces, work=root / "models", seed=opt.seed,
+                        threads=opt.threads, progress=opt.progress)  # fmt: skip
+    splits = [s for s in ("calib", "test") if any(r.split == s for r in rows)]
+    n_real = {s: sum(r.split == s and r.label == 0 and r.compression == "c0" for r in rows) for s in splits}
+    out: dict[str, Any] = {}
+    for name in opt.gans:
+        gan, method = FACE_GANS[name], f"{GAN_PREFIX}{name}"
+        steps = opt.steps or gan.default_steps
+        if log is not None:
+            log(f"{method}: training {gan.preset} for {steps} steps on {len(train)} faces of {len(people)} people")
+        t = time.perf_counter()
+        shutil.rmtree(root / "models" / method, ignore_errors=True)
+        net, _ = _train_or_load(ctx, method, gan.preset, gan.overrides(steps))
+        seconds = time.perf_counter() - t
+        sampler = _GANSamples(net.eval(), size)
+        counts = {}
+        for si, split in enumerate(splits):
+            n = opt.samples or n_real[split]
+            seed0 = opt.seed + 1_000_000 * (si + 1)
+            crops = sampler.samples(n, seed0)  # uint8 [n, S, S, 3]
+            comps = sorted({r.compression for r in rows if r.split == split}, key=lambda c: (len(c), c))
+            for comp in comps:
+                for k, im in enumerate(compress_crops(crops, comp)):
+                    rel = f"{comp}/{split}/fake/{method}/{method}_{k:05d}.png"
+                    _write(root, rel, im)
+                    rows.append(ManifestRow(rel, 1, method, "", f"{method}:{split}", "", "", seed0 + k, comp, split))
+            counts[split] = n
+        out[method] = {"generator": gan.preset, "summary": gan.summary, "steps": steps, "seconds": round(seconds, 1),
+                       "training_images": len(train), "training_people": people, "samples": counts}  # fmt: skip
+    (root / "manifest.jsonl").write_text("".join(json.dumps(asdict(r)) + "\n" for r in rows))
+    from collections import Counter
+
+    count = Counter((r.compression, r.split, r.method) for r in rows)
+    info["images"] = {f"{c}/{s}/{m}": n for (c, s, m), n in sorted(count.items())}
+    info["gans"] = out
+    info_path.write_text(json.dumps(info, indent=1) + "\n")
+    return out
