@@ -41,4 +41,7 @@ def tiny_face_bench(root, gan_rows: dict[str, int] | None = None) -> None:
                 rows.append(ManifestRow(rel, label, method, ident, f"{ident}:{split}", who, "", k, comp, split))
     (root / "manifest.jsonl").write_text("".join(json.dumps(asdict(r)) + "\n" for r in rows))
     people = {s: {p: 1 for p, sp in PEOPLE.items() if sp == s} for s in ("train", "calib", "test")}
-    (root / "faces.json").write_text(json.dumps({"people": people, "options": {"size": S, "margin": 0.1}}))
+    info = {"people": people, "options": {"size": S, "margin": 0.1}}
+    if gan_rows:  # what `add_face_gans` records
+        info["gans"] = {m: {"generator": "grey", "steps": 1, "samples": {"calib": 4, "test": 4}} for m in gan_rows}
+    (root / "faces.json").write_text(json.dumps(info))

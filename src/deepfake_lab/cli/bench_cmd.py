@@ -160,7 +160,12 @@ def register(app: typer.Typer) -> None:
         if rule not in RULES:
             raise BadInputError(f"--rule must be one of {', '.join(RULES)}, got {rule!r}")
         det = load_detector(model).torch_model()  # the protocol scores crops in torch (an ONNX form is skipped)
-        rep = protocol_report(det.net.float().eval(), det.crop_size, faces_dir, target_fpr, rule)
+        net = det.net.float().eval()
+        rep = protocol_report(net, det.crop_size, faces_dir, target_fpr, rule)
+        if "gans" in rep:  # train-on-X / test-on-Y between the GANs: a linear probe on the frozen features
+            from deepfake_lab.pipelines.bench.face_gan import gan_cross_probe
+
+            rep["gan_probe"] = gan_cross_probe(net, det.crop_size, faces_dir)
         typer.echo(json.dumps(rep, indent=1))
 
     @bench.command("eval")

@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.bench.face_gan import GanOptions, add_face_gans, gan_training_set, parse_gans
+from deepfake_lab.pipelines.bench.face_gan import (
+    GanOptions,
+    add_face_gans,
+    gan_cross_probe,
+    gan_training_set,
+    parse_gans,
+)
 from deepfake_lab.pipelines.bench.face_protocol import evaluate_detector_on_protocol, protocol_report
 from deepfake_lab.pipelines.bench.manifest import ManifestRow, read_manifest
 from support.face_bench import S, tiny_face_bench
@@ -99,3 +105,17 @@ def test_eval_reports_ap_per_generator_apart_from_the_other_methods(tmp_path) ->
     assert ra["calibration"]["threshold"] == rb["calibration"]["threshold"] and ra["calib_auc"] == rb["calib_auc"]
     assert rb["test"]["gan_ap"]["gan-bright"] == {"c0": 1.0, "c23": 1.0}
     assert rb["test"]["c23"]["gan"]["gan-dark"]["auc"] == 0.0 and "gan" not in ra["test"]["c23"]
+    assert rb["gans"]["gan-bright"]["generator"] == "grey" and "gans" not in ra
+
+
+def test_cross_generator_probe_is_fit_on_calib_people_and_tested_on_test_people(tmp_path) -> None:
+    tiny_face_bench(tmp_path, {"gan-bright": 250, "gan-dark": 30})
+    probe = gan_cross_probe(Brightness(), S, tmp_path)
+    assert probe["features"] == 1 and probe["fit"]["gan-bright"] == (2 * 4, 2 * 2)  # calib: 1 person, c0 + c23
+    ap, auc = probe["ap"], probe["auc"]
+    for g in ("gan-bright", "gan-dark"):  # the generator it was fit on: separated
+        assert ap[g][g] == {"c0": 1.0, "c23": 1.0} and auc[g][g]["c0"] == 1.0
+    # fit on bright fakes, tested on dark ones: the probe ranks them below every real
+    assert auc["gan-bright"]["gan-dark"]["c0"] == 0.0 and ap["gan-bright"]["gan-dark"]["c0"] < 0.5
+    tiny_face_bench(tmp_path / "plain")
+    assert gan_cross_probe(Brightness(), S, tmp_path / "plain") == {}

@@ -6,7 +6,9 @@ never a calib or test person: checked against the manifest), samples whole faces
 of the benchmark (bicubic) and writes them as fake methods ``gan-<name>`` into the calib and test splits at
 every compression level of the split (each generator's samples are one image sequence, H.264-encoded like the
 other methods: `face_protocol.compress_crops`). `evaluate_detector_on_protocol` scores them apart from the
-swap/blend methods (AUC and AP of each generator's samples against the reals of people never trained on).
+swap/blend methods (AUC and AP of each generator's samples against the reals of people never trained on);
+`gan_cross_probe` adds a train-on-X / test-on-Y matrix between the generators (a linear probe on the detector's
+frozen features, fit on the calib people, tested on the test people).
 
 Generators (`FACE_GANS`):
 
@@ -36,7 +38,7 @@ from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.bench.face_protocol import GAN_PREFIX, compress_crops, is_gan_method
 from deepfake_lab.pipelines.bench.manifest import ManifestRow, read_manifest
 
-__all__ = ["FACE_GANS", "FaceGan", "GanOptions", "add_face_gans", "gan_training_set", "parse_gans"]
+__all__ = ["FACE_GANS", "FaceGan", "GanOptions", "add_face_gans", "gan_cross_probe", "gan_training_set", "parse_gans"]
 
 
 @dataclass(frozen=True)
@@ -201,3 +203,70 @@ def add_face_gans(root: Path | str, options: GanOptions | None = None, log: Any 
     info["gans"] = out
     info_path.write_text(json.dumps(info, indent=1) + "\n")
     return out
+
+
+def _features(model: Any, root: Path, rows: list[ManifestRow], size: int) -> np.ndarray:
+    """The detector's "features" output [N, F] for the manifest rows (batches of 128, no gradients)."""
+    import torch
+
+    from deepfake_lab.pipelines.bench.runner import load_images
+
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(rows), 128):
+            x = load_images(root, rows[i : i + 128], size).float().div(255)
+            out.append(model(x)["features"].float().flatten(1).numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def gan_cross_probe(model: Any, size: int, root: Path | str, c: float = 1.0) -> dict[str, Any]:
+    """Train-on-X / test-on-Y between the face GANs, with a linear probe on the detector's frozen features.
+
+    For each generator X: an L2 logistic regression (standardised features, scikit-learn lbfgs) fit on the
+    **calib** split (the calib people's reals vs X's calib samples, every compression level together), then the
+    AP of its scores on the **test** split (the test people's reals vs each generator Y's test samples) per
+    compression level. Calib and test people differ, so the probe never sees a test person; the diagonal is
+    "a GAN seen in training", the off-diagonal "a GAN never seen". The detector itself is not changed.
+
+    Args:
+        model: a detector (output contract: "features" [B, F]), eval mode.
+        size: its input side.
+        root: a face benchmark with GAN methods (`add_face_gans`).
+        c: inverse L2 strength of the probe.
+
+    Returns:
+        {"ap": {X: {Y: {comp: AP}}}, "auc": the same with AUC, "features": F, "fit": {X: (n_real, n_fake)}};
+        {} when the benchmark has no GAN methods in both calib and test.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from deepfake_lab.metrics.detection import average_precision, roc_auc
+
+    root = Path(root)
+    rows = read_manifest(root)
+    gans = sorted({r.method for r in rows if is_gan_method(r.method) and r.split == "calib"}
+                  & {r.method for r in rows if is_gan_method(r.method) and r.split == "test"})  # fmt: skip
+    if not gans:
+        return {}
+    keep = [r for r in rows if r.split in ("calib", "test") and (r.label == 0 or r.method in gans)]
+    feats = _features(model, root, keep, size)
+    comps = sorted({r.compression for r in keep if r.split == "test"}, key=lambda c: (len(c), c))
+    ap: dict[str, dict[str, dict[str, float]]] = {}
+    auc: dict[str, dict[str, dict[str, float]]] = {}
+    fit: dict[str, tuple[int, int]] = {}
+    for x in gans:
+        sel = np.array([r.split == "calib" and (r.label == 0 or r.method == x) for r in keep])
+        y = np.array([r.label for r in keep])[sel]
+        scaler = StandardScaler().fit(feats[sel])
+        probe = LogisticRegression(C=c, max_iter=2000, random_state=0).fit(scaler.transform(feats[sel]), y)
+        fit[x] = (int((y == 0).sum()), int((y == 1).sum()))
+        for t in gans:
+            for comp in comps:
+                sel = np.array([r.split == "test" and r.compression == comp and (r.label == 0 or r.method == t)
+                                for r in keep])  # fmt: skip
+                yt = np.array([r.label for r in keep])[sel]
+                s = probe.predict_proba(scaler.transform(feats[sel]))[:, 1]
+                ap.setdefault(x, {}).setdefault(t, {})[comp] = round(float(average_precision(yt, s)), 4)
+                auc.setdefault(x, {}).setdefault(t, {})[comp] = round(float(roc_auc(yt, s)), 4)
+    return {"ap": ap, "auc": auc, "features": int(feats.shape[1]), "fit": fit}

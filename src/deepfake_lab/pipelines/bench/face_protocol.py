@@ -423,7 +423,8 @@ def protocol_report(
     Returns:
         {"calibration": the card's calibration dict (`metrics.calibration.calibrate`), "calib_auc": {comp: AUC},
         "test": `evaluate_detector_on_protocol` at the calibrated threshold (scores dropped), "test_people",
-        "unseen_loo": leave-one-person-out over calib + test people (`metrics.calibration.leave_one_out`)}.
+        "unseen_loo": leave-one-person-out over calib + test people (`metrics.calibration.leave_one_out`)}, plus
+        "gans" (generators, steps, training people, samples: ``faces.json``) when the benchmark has GAN methods.
     """
     from deepfake_lab.metrics.calibration import calibrate, leave_one_out
     from deepfake_lab.pipelines.bench.runner import predict
@@ -464,7 +465,8 @@ def protocol_report(
                 test[c]["gan"] = {m: {k: round(x, 4) for k, x in g.items()} for m, g in v["gan"].items()}
     if "gan_ap" in test:
         test["gan_ap"] = {m: {c: round(x, 4) for c, x in v.items()} for m, v in test["gan_ap"].items()}
-    return {"calibration": cal, "calib_auc": {c: round(calib[c]["auc"], 4) for c in comps}, "test": test,
+    gans = {"gans": info["gans"]} if info.get("gans") else {}  # how the GAN methods were made (`face_gan`)
+    return {**gans, "calibration": cal, "calib_auc": {c: round(calib[c]["auc"], 4) for c in comps}, "test": test,
             "test_people": info["people"]["test"],
             "unseen_loo": {"rule": rule, "people": len(loo), "mean_fpr": round(float(np.mean(list(loo.values()))), 4),
                            "max_fpr": round(max(loo.values()), 4),
