@@ -13,7 +13,8 @@ name a run's `checkpoints/last.pt` too (an unfinished run). Appends a table to b
 A benchmark built with `deepfake-lab bench faces --gan dcgan,progan` also gets a GAN table per detector: each
 generator's test samples against the test people's reals (AUC, AP, TPR at the calibrated threshold, per
 compression level; the swap/blend figures above never include them), and the train-on-X / test-on-Y AP of a
-linear probe on the detector's frozen features (fit on the calib people: `face_gan.gan_cross_probe`).
+linear probe on the detector's frozen features (fit on the calib people: `face_gan.gan_cross_probe`), with
+its no-GAN control (fit on real faces resampled through 32 px).
 """
 
 from __future__ import annotations
@@ -106,7 +107,9 @@ def main() -> None:
             f"{len(g0['training_people'])} train people: {', '.join(g0['training_people'])}), samples bicubic-upscaled "
             "to the crop size, H.264 at each level like the other methods; AUC/AP of each generator's test samples vs "
             "the test people's reals; probe = L2 logistic regression on the detector's frozen features, fit on calib "
-            "reals vs generator X's calib samples (c0/c23/c40 together), AP on the test people vs generator Y",
+            "reals vs generator X's calib samples (c0/c23/c40 together), AP on the test people vs generator Y; "
+            "control X = resampled: the probe fit on the calib reals vs the same reals resampled through 32 px "
+            "(no GAN): a high AP there means the GAN faces are found by their low resolution",
             "",
             "| detector | generator | test samples per level | AUC c0/c23/c40 | AP c0/c23/c40 | TPR at the threshold "
             "c0/c23/c40 | probe AP train-on-X → test-on-Y (c0/c23/c40) |",

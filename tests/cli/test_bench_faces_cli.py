@@ -41,5 +41,6 @@ def test_faces_eval_reports_ap_per_generator(tmp_path, capsys) -> None:
         for g in rep["test"][c]["gan"].values():
             assert 0.0 <= g["ap"] <= 1.0 and 0.0 <= g["auc"] <= 1.0 and g["n"] == 4
     probe = rep["gan_probe"]  # train-on-X / test-on-Y
-    assert set(probe["ap"]) == {"gan-dcgan", "gan-progan"} and set(probe["ap"]["gan-dcgan"]) == set(probe["ap"])
+    assert set(probe["ap"]) == {"gan-dcgan", "gan-progan", "resampled"}  # + the no-GAN low-resolution control
+    assert set(probe["ap"]["resampled"]) == set(probe["ap"]["gan-dcgan"]) == {"gan-dcgan", "gan-progan"}
     assert rep["gans"]["gan-dcgan"]["generator"] == "grey"

@@ -17,6 +17,7 @@ from deepfake_lab.pipelines.bench.face_gan import (
     gan_cross_probe,
     gan_training_set,
     parse_gans,
+    resample_through,
 )
 from deepfake_lab.pipelines.bench.face_protocol import evaluate_detector_on_protocol, protocol_report
 from deepfake_lab.pipelines.bench.manifest import ManifestRow, read_manifest
@@ -117,5 +118,16 @@ def test_cross_generator_probe_is_fit_on_calib_people_and_tested_on_test_people(
         assert ap[g][g] == {"c0": 1.0, "c23": 1.0} and auc[g][g]["c0"] == 1.0
     # fit on bright fakes, tested on dark ones: the probe ranks them below every real
     assert auc["gan-bright"]["gan-dark"]["c0"] == 0.0 and ap["gan-bright"]["gan-dark"]["c0"] < 0.5
+    assert probe["fit"]["resampled"] == (8, 8) and set(ap["resampled"]) == {"gan-bright", "gan-dark"}
     tiny_face_bench(tmp_path / "plain")
     assert gan_cross_probe(Brightness(), S, tmp_path / "plain") == {}
+
+
+def test_resample_through_keeps_only_the_low_resolution() -> None:
+    x = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    x[..., ::2, :] = 200  # one-pixel stripes: gone at 8 px
+    y = resample_through(x, 8, 16)
+    assert y.shape == (2, 3, 16, 16) and y.dtype == torch.uint8
+    assert float(y.float().std()) < 5 and abs(float(y.float().mean()) - 100) < 5
+    smooth = torch.full((1, 3, 32, 32), 120, dtype=torch.uint8)
+    assert torch.equal(resample_through(smooth, 8, 32), smooth)

@@ -38,7 +38,16 @@ from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.bench.face_protocol import GAN_PREFIX, compress_crops, is_gan_method
 from deepfake_lab.pipelines.bench.manifest import ManifestRow, read_manifest
 
-__all__ = ["FACE_GANS", "FaceGan", "GanOptions", "add_face_gans", "gan_cross_probe", "gan_training_set", "parse_gans"]
+__all__ = [
+    "FACE_GANS",
+    "FaceGan",
+    "GanOptions",
+    "add_face_gans",
+    "gan_cross_probe",
+    "gan_training_set",
+    "parse_gans",
+    "resample_through",
+]
 
 
 @dataclass(frozen=True)
@@ -205,21 +214,39 @@ def add_face_gans(root: Path | str, options: GanOptions | None = None, log: Any 
     return out
 
 
-def _features(model: Any, root: Path, rows: list[ManifestRow], size: int) -> np.ndarray:
-    """The detector's "features" output [N, F] for the manifest rows (batches of 128, no gradients)."""
+def _features(model: Any, x: Any) -> np.ndarray:
+    """The detector's "features" output [N, F] for uint8 images x [N, 3, H, W] (batches of 128, no gradients)."""
     import torch
-
-    from deepfake_lab.pipelines.bench.runner import load_images
 
     out = []
     with torch.inference_mode():
-        for i in range(0, len(rows), 128):
-            x = load_images(root, rows[i : i + 128], size).float().div(255)
-            out.append(model(x)["features"].float().flatten(1).numpy())
+        for i in range(0, len(x), 128):
+            out.append(model(x[i : i + 128].float().div(255))["features"].float().flatten(1).numpy())
     return np.concatenate(out).astype(np.float64)
 
 
-def gan_cross_probe(model: Any, size: int, root: Path | str, c: float = 1.0) -> dict[str, Any]:
+def resample_through(x: Any, side: int, size: int) -> Any:
+    """uint8 crops [N, 3, S, S] shrunk to `side` px (area) and enlarged back to S (bicubic, as the GAN samples
+    are), then resized to `size` (bilinear, antialiased): real faces with only the low resolution of a GAN."""
+    import torch.nn.functional as F
+
+    s = x.shape[-1]
+    y = F.interpolate(F.interpolate(x.float().div(255), size=(side, side), mode="area"), size=(s, s),
+                      mode="bicubic", align_corners=False).clamp(0, 1).mul(255).round()  # fmt: skip
+    return F.interpolate(y, size=(size, size), mode="bilinear", antialias=True).round().clamp(0, 255).byte()
+
+
+def _probe(feats: np.ndarray, y: np.ndarray, c: float) -> Any:
+    """An L2 logistic regression on standardised features: a function of features -> P(fake)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(feats)
+    lr = LogisticRegression(C=c, max_iter=2000, random_state=0).fit(scaler.transform(feats), y)
+    return lambda f: lr.predict_proba(scaler.transform(f))[:, 1]
+
+
+def gan_cross_probe(model: Any, size: int, root: Path | str, c: float = 1.0, side: int = 32) -> dict[str, Any]:
     """Train-on-X / test-on-Y between the face GANs, with a linear probe on the detector's frozen features.
 
     For each generator X: an L2 logistic regression (standardised features, scikit-learn lbfgs) fit on the
@@ -228,20 +255,23 @@ def gan_cross_probe(model: Any, size: int, root: Path | str, c: float = 1.0) -> 
     compression level. Calib and test people differ, so the probe never sees a test person; the diagonal is
     "a GAN seen in training", the off-diagonal "a GAN never seen". The detector itself is not changed.
 
+    Control ("resampled"): the same probe fit on the calib reals vs the same reals resampled through `side` px
+    (`resample_through`: no GAN at all), tested on each generator. A high AP there means the probe finds the
+    GAN faces by their low resolution, not by anything a GAN leaves.
+
     Args:
         model: a detector (output contract: "features" [B, F]), eval mode.
         size: its input side.
         root: a face benchmark with GAN methods (`add_face_gans`).
         c: inverse L2 strength of the probe.
+        side: resolution of the control's resampling (the GANs' output side).
 
     Returns:
         {"ap": {X: {Y: {comp: AP}}}, "auc": the same with AUC, "features": F, "fit": {X: (n_real, n_fake)}};
-        {} when the benchmark has no GAN methods in both calib and test.
+        {} when the benchmark has no GAN methods in both calib and test. X is a generator or "resampled".
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     from deepfake_lab.metrics.detection import average_precision, roc_auc
+    from deepfake_lab.pipelines.bench.runner import load_images
 
     root = Path(root)
     rows = read_manifest(root)
@@ -250,23 +280,28 @@ def gan_cross_probe(model: Any, size: int, root: Path | str, c: float = 1.0) -> 
     if not gans:
         return {}
     keep = [r for r in rows if r.split in ("calib", "test") and (r.label == 0 or r.method in gans)]
-    feats = _features(model, root, keep, size)
+    feats = _features(model, load_images(root, keep, size))
+    label = np.array([r.label for r in keep])
+    calib_real = np.array([r.split == "calib" and r.label == 0 for r in keep])
+    crop = int(json.loads((root / "faces.json").read_text()).get("options", {}).get("size", 128))
+    low = _features(model, resample_through(load_images(root, [r for r, k in zip(keep, calib_real, strict=True) if k],
+                                                         crop), side, size))  # fmt: skip
+    probes = {"resampled": _probe(np.concatenate([feats[calib_real], low]),
+                                  np.r_[np.zeros(len(low)), np.ones(len(low))], c)}  # fmt: skip
+    fit: dict[str, tuple[int, int]] = {"resampled": (len(low), len(low))}
+    for x in gans:
+        sel = calib_real | np.array([r.split == "calib" and r.method == x for r in keep])
+        probes[x] = _probe(feats[sel], label[sel], c)
+        fit[x] = (int((label[sel] == 0).sum()), int((label[sel] == 1).sum()))
     comps = sorted({r.compression for r in keep if r.split == "test"}, key=lambda c: (len(c), c))
     ap: dict[str, dict[str, dict[str, float]]] = {}
     auc: dict[str, dict[str, dict[str, float]]] = {}
-    fit: dict[str, tuple[int, int]] = {}
-    for x in gans:
-        sel = np.array([r.split == "calib" and (r.label == 0 or r.method == x) for r in keep])
-        y = np.array([r.label for r in keep])[sel]
-        scaler = StandardScaler().fit(feats[sel])
-        probe = LogisticRegression(C=c, max_iter=2000, random_state=0).fit(scaler.transform(feats[sel]), y)
-        fit[x] = (int((y == 0).sum()), int((y == 1).sum()))
+    for x, probe in [*((g, probes[g]) for g in gans), ("resampled", probes["resampled"])]:
         for t in gans:
             for comp in comps:
                 sel = np.array([r.split == "test" and r.compression == comp and (r.label == 0 or r.method == t)
                                 for r in keep])  # fmt: skip
-                yt = np.array([r.label for r in keep])[sel]
-                s = probe.predict_proba(scaler.transform(feats[sel]))[:, 1]
-                ap.setdefault(x, {}).setdefault(t, {})[comp] = round(float(average_precision(yt, s)), 4)
-                auc.setdefault(x, {}).setdefault(t, {})[comp] = round(float(roc_auc(yt, s)), 4)
+                s = probe(feats[sel])
+                ap.setdefault(x, {}).setdefault(t, {})[comp] = round(float(average_precision(label[sel], s)), 4)
+                auc.setdefault(x, {}).setdefault(t, {})[comp] = round(float(roc_auc(label[sel], s)), 4)
     return {"ap": ap, "auc": auc, "features": int(feats.shape[1]), "fit": fit}
