@@ -28,6 +28,7 @@ from _common import append_results
 
 from deepfake_lab.metrics.calibration import RULES, calibrate, leave_one_out
 from deepfake_lab.metrics.detection import roc_auc
+from deepfake_lab.pipelines.bench.face_protocol import is_gan_method
 from deepfake_lab.pipelines.bench.manifest import read_manifest
 from deepfake_lab.pipelines.bench.runner import load_images
 from deepfake_lab.train.checkpoint import load_exported
@@ -105,7 +106,8 @@ def main() -> None:
     model = model.float().eval()
     size = int(card["model_kwargs"]["image_size"])
     card_t = float((card.get("calibration") or {}).get("threshold", 0.5))
-    rows = [r for r in read_manifest(args.faces) if r.split in ("calib", "test")]
+    # GAN-sample methods (`bench faces --gan`) are scored apart, by face_protocol_bench.py; not part of these rules
+    rows = [r for r in read_manifest(args.faces) if r.split in ("calib", "test") and not is_gan_method(r.method)]
     plain, avg = score_rows(model, args.faces, rows, size, args.flip)
 
     head = "| person | split | real crops | median | 95th pct | share ≥ card threshold"

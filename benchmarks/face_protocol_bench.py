@@ -9,6 +9,12 @@ levels together, fit by `--rule`: default person-mean, every person weighs the s
 nothing to training) are scored at c0/c23/c40: AUC over all fakes, AUC per method, false-positive rate on the
 test reals at the calibrated threshold, and the mean per-method AUC drop from c23 to c40. A NAME=EXPORT may
 name a run's `checkpoints/last.pt` too (an unfinished run). Appends a table to benchmarks/RESULTS.md.
+
+A benchmark built with `deepfake-lab bench faces --gan dcgan,progan` also gets a GAN table per detector: each
+generator's test samples against the test people's reals (AUC, AP, TPR at the calibrated threshold, per
+compression level; the swap/blend figures above never include them), and the train-on-X / test-on-Y AP of a
+linear probe on the detector's frozen features (fit on the calib people: `face_gan.gan_cross_probe`), with
+its no-GAN control (fit on real faces resampled through 32 px).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import torch
 from _common import append_results
 
 from deepfake_lab.models.catalogue import create_model
+from deepfake_lab.pipelines.bench.face_gan import gan_cross_probe
 from deepfake_lab.pipelines.bench.face_protocol import protocol_report
 from deepfake_lab.train.checkpoint import load_exported, load_training_state
 
@@ -42,7 +49,7 @@ def main() -> None:
     ap.add_argument("--target-fpr", type=float, default=0.05)
     ap.add_argument("--rule", default="person-mean", help="pooled, person-mean or person-conformal")
     ap.add_argument("--json", type=Path, help="also write the full reports here")
-    ap.add_argument("--note", default="")
+    ap.add_argument("--note", action="append", default=[], help="a note line (repeatable)")
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -53,6 +60,7 @@ def main() -> None:
         "mean / max (unseen people) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    gan_lines: list[str] = []
     for spec in args.detectors:
         name, _, path = spec.partition("=")
         model, size = _load(Path(path))
@@ -74,6 +82,10 @@ def main() -> None:
         people = ", ".join(f"{p} {v:.2f}" for p, v in t["c23"]["person_fpr"].items()) if "c23" in t else ""
         print(f"  {name}: test FPR per person at c23: {people}", flush=True)
         print(lines[-1], flush=True)
+        if "gans" in rep:
+            rep["gan_probe"] = gan_cross_probe(model, size, args.faces)
+            gan_lines += gan_table(name, rep, comps)
+            print("\n".join(gan_lines[-len(rep["gans"]) :]), flush=True)
     info = json.loads((args.faces / "faces.json").read_text())
     n = {s: len(v) for s, v in info["people"].items()}
     lines += [
@@ -85,12 +97,51 @@ def main() -> None:
         f"{', '.join(sorted(info['people']['test']))}; TPR per method in the order "
         f"{', '.join(t['c0']['tpr'])}",
     ]
+    if gan_lines:
+        gans = info["gans"]
+        g0 = next(iter(gans.values()))
+        lines += [
+            "",
+            "GAN faces of the face benchmark (never in any detector's training data unless stated): generators trained "
+            f"here on the train split's c0 real crops only ({g0['training_images']} crops of "
+            f"{len(g0['training_people'])} train people: {', '.join(g0['training_people'])}), samples bicubic-upscaled "
+            "to the crop size, H.264 at each level like the other methods; AUC/AP of each generator's test samples vs "
+            "the test people's reals; probe = L2 logistic regression on the detector's frozen features, fit on calib "
+            "reals vs generator X's calib samples (c0/c23/c40 together), AP on the test people vs generator Y; "
+            "control X = resampled: the probe fit on the calib reals vs the same reals resampled through 32 px "
+            "(no GAN): a high AP there means the GAN faces are found by their low resolution",
+            "",
+            "| detector | generator | test samples per level | AUC c0/c23/c40 | AP c0/c23/c40 | TPR at the threshold "
+            "c0/c23/c40 | probe AP train-on-X → test-on-Y (c0/c23/c40) |",
+            "|---|---|---|---|---|---|---|",
+            *gan_lines,
+            "",
+            *(f"- {m}: {g['generator']} ({g['summary']}), {g['steps']} steps, trained in {g['seconds']:.0f} s; "
+              f"samples calib {g['samples'].get('calib', 0)}, test {g['samples'].get('test', 0)} per level"
+              for m, g in gans.items()),
+        ]  # fmt: skip
     if args.note:
-        lines.append(f"- note: {args.note}")
+        lines += [f"- note: {n}" for n in args.note]
     if args.json:
         args.json.write_text(json.dumps(reports, indent=1) + "\n")
     if not args.no_append:
         append_results("Face benchmark: identity-disjoint, cross-corpus (unseen people)", lines)
+
+
+def gan_table(name: str, rep: dict, comps: list[str]) -> list[str]:
+    """Table rows of the GAN methods of one detector's `protocol_report` (with "gan_probe")."""
+    t, probe, out = rep["test"], rep.get("gan_probe", {}), []
+    for m in rep["gans"]:
+        if m not in t["gan_ap"]:
+            continue
+        auc = "/".join(f"{t[c]['gan'][m]['auc']:.3f}" for c in comps)
+        ap = "/".join(f"{t[c]['gan'][m]['ap']:.3f}" for c in comps)
+        tpr = "/".join(f"{t[c]['gan'][m]['tpr']:.2f}" for c in comps)
+        cross = "; ".join(
+            f"{x} → {m}: " + "/".join(f"{v[m][c]:.3f}" for c in comps) for x, v in probe.get("ap", {}).items()
+        )
+        out.append(f"| {name} | {m} | {t[comps[0]]['gan'][m]['n']} | {auc} | {ap} | {tpr} | {cross} |")
+    return out
 
 
 if __name__ == "__main__":

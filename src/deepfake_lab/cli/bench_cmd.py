@@ -100,12 +100,27 @@ def register(app: typer.Typer) -> None:
         video_every: int = typer.Option(3, "--video-every", help="Use one video frame in N."),
         max_video_frames: int | None = typer.Option(None, "--max-video-frames", help="At most N frames per video."),
         seed: int = typer.Option(0, "--seed", help="Random seed of the fakes, donors and augmentations."),
+        gan: str = typer.Option(
+            None, "--gan", help="Also GAN faces trained on the train people: comma-separated, from dcgan, progan."
+        ),
+        gan_steps: int | None = typer.Option(
+            None, "--gan-steps", help="Training steps of each GAN (default: dcgan 1500, progan 1600)."
+        ),
+        gan_samples: int | None = typer.Option(
+            None, "--gan-samples", help="GAN samples per split (default: as many as the split's real faces)."
+        ),
     ) -> None:
         """Identity-disjoint, cross-corpus face benchmark: train/calib/test people, fakes of unseen people."""
+        from deepfake_lab.pipelines.bench.face_gan import GanOptions, add_face_gans, parse_gans
         from deepfake_lab.pipelines.bench.face_protocol import ProtocolOptions, build_face_protocol
 
         if video_every < 1:
             raise BadInputError(f"--video-every must be >= 1, got {video_every}")
+        gan_opt = GanOptions(gans=parse_gans(gan), steps=gan_steps, samples=gan_samples, seed=seed) if gan else None
+        if gan_opt is not None:
+            gan_opt.check()
+        elif gan_steps is not None or gan_samples is not None:
+            raise BadInputError("--gan-steps and --gan-samples need --gan (e.g. --gan dcgan,progan)")
         if out.exists() and any(out.iterdir()) and not (out / "faces.json").is_file():
             raise BadInputError(f"{out} is not empty and not a face benchmark; choose a new folder")
         if out.exists():
@@ -116,6 +131,12 @@ def register(app: typer.Typer) -> None:
                                                         seed=seed))  # fmt: skip
         for split, people in info["people"].items():
             typer.echo(f"{split:5s} {len(people)} people: " + ", ".join(f"{p} {n}" for p, n in people.items()))
+        if gan_opt is not None:
+            gans = add_face_gans(out, gan_opt, log=lambda line: typer.echo(line, err=True))
+            for m, g in gans.items():
+                typer.echo(f"{m}: {g['generator']} {g['steps']} steps in {g['seconds']:.0f} s on "
+                           f"{g['training_images']} faces of {len(g['training_people'])} train people; samples "
+                           + ", ".join(f"{s} {n}" for s, n in g["samples"].items()))  # fmt: skip
         typer.echo(f"{info['n_people']} people; face benchmark: {out}")
 
     @bench.command("faces-eval")
@@ -127,7 +148,7 @@ def register(app: typer.Typer) -> None:
             "person-mean", "--rule", help="How the threshold is fit: pooled, person-mean or person-conformal."
         ),
     ) -> None:
-        """Calibrate a detector on the unseen calib people, then AUC/FPR per method and compression on test people."""
+        """Calibrate on the unseen calib people, then AUC/FPR per method on test people (GAN faces: AUC/AP apart)."""
         from deepfake_lab.metrics.calibration import RULES
         from deepfake_lab.pipelines.bench.face_protocol import protocol_report
         from deepfake_lab.pipelines.scan import load_detector
@@ -139,7 +160,12 @@ def register(app: typer.Typer) -> None:
         if rule not in RULES:
             raise BadInputError(f"--rule must be one of {', '.join(RULES)}, got {rule!r}")
         det = load_detector(model).torch_model()  # the protocol scores crops in torch (an ONNX form is skipped)
-        rep = protocol_report(det.net.float().eval(), det.crop_size, faces_dir, target_fpr, rule)
+        net = det.net.float().eval()
+        rep = protocol_report(net, det.crop_size, faces_dir, target_fpr, rule)
+        if "gans" in rep:  # train-on-X / test-on-Y between the GANs: a linear probe on the frozen features
+            from deepfake_lab.pipelines.bench.face_gan import gan_cross_probe
+
+            rep["gan_probe"] = gan_cross_probe(net, det.crop_size, faces_dir)
         typer.echo(json.dumps(rep, indent=1))
 
     @bench.command("eval")

@@ -13,6 +13,9 @@ videos of ~27 people), removes near-duplicates, and writes three identity-disjoi
   methods made of *their* faces: ``graphics-swap`` (landmark-warped face of another test person, colour
   transfer, Poisson blend), ``self-blend`` and ``xray-blend``.
 
+With `bench faces --gan` (`face_gan.add_face_gans`), GANs trained on the train people add whole generated faces
+(``gan-dcgan``, ``gan-progan``) to calib and test; they are scored apart (AUC and AP per generator).
+
 calib and test images are written at every compression level: ``c0`` (lossless), ``c23`` and ``c40``
 (each image sequence H.264-encoded at that CRF, as `bench build` does). Rows follow the benchmark manifest
 (`ManifestRow`), so ``manifest.jsonl`` reads with `read_manifest`; `evaluate_detector_on_protocol` computes
@@ -49,9 +52,14 @@ __all__ = [
     "evaluate_detector_on_protocol",
     "protocol_report",
     "graphics_swap_crop",
+    "compress_crops",
+    "is_gan_method",
 ]
 
 TEST_METHODS = ("graphics-swap", "self-blend", "xray-blend")
+# GAN-sample methods (`face_gan.add_face_gans`: ``gan-dcgan``, ``gan-progan``): whole generated faces, scored
+# apart from the swap/blend methods (their own AUC and AP), never pooled into "auc", "tpr" or the calibration
+GAN_PREFIX = "gan-"
 # iBUG-68 index of each point's mirror image (for horizontally flipped crops)
 FLIP_68 = np.array(
     [*range(16, -1, -1), *range(26, 21, -1), *range(21, 16, -1), 27, 28, 29, 30, *range(35, 30, -1),
@@ -215,6 +223,20 @@ def graphics_swap_crop(target: np.ndarray, tpts: np.ndarray, donor: np.ndarray, 
     return np.clip(face * mask[..., None] + target * (1 - mask[..., None]) + 0.5, 0, 255).astype(np.uint8)
 
 
+def compress_crops(crops: np.ndarray, comp: str) -> np.ndarray:
+    """One image sequence at a compression level of the protocol: uint8 [N, S, S, 3] -> the same, H.264-encoded
+    in order at CRF k for ``"c<k>"`` (k > 0, libx264 preset medium); ``"c0"`` returns the crops unchanged."""
+    if comp == "c0":
+        return crops
+    import torch
+
+    from deepfake_lab.data.augment import h264_roundtrip
+
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255)
+    y = h264_roundtrip(x, int(comp[1:]), preset="medium").clamp(0, 1).mul(255).add(0.5).byte()
+    return y.permute(0, 2, 3, 1).numpy()
+
+
 def _shape(pts: np.ndarray) -> np.ndarray:
     """(136,) landmarks centred and scaled to unit RMS size (for nearest-shape donor matching)."""
     p = np.asarray(pts, np.float64) - np.mean(pts, 0)
@@ -231,10 +253,6 @@ def build_face_protocol(
 ) -> dict[str, Any]:
     """Build the identity-disjoint face benchmark into `out` (see the module doc); returns its info dict
     (also written as ``out/faces.json``)."""
-    import torch
-
-    from deepfake_lab.data.augment import h264_roundtrip
-
     opt = options or ProtocolOptions()
     out = Path(out)
     rng = np.random.default_rng(opt.seed)
@@ -256,7 +274,6 @@ def build_face_protocol(
                     reals.append((img, pts, r.identity, f"{Path(r.file).stem}-{r.frame}", v))
             else:
                 reals.append((r.image, r.landmarks68, r.identity, Path(r.file).stem, r.frame))
-        sorted({t[2] for t in reals})
         fakes: dict[str, list[tuple[np.ndarray, int]]] = {m: [] for m in TEST_METHODS}
         shapes = np.stack([_shape(t[1]) for t in reals]) if reals else np.zeros((0, 136))
         for i, (img, pts, ident, _src, _n) in enumerate(reals):
@@ -277,12 +294,7 @@ def build_face_protocol(
         groups += [("fake", m, v) for m, v in fakes.items() if v]
         for comp in comps:
             for kind, method, imgs in groups:
-                arr = np.stack([im for im, _ in imgs])
-                if comp != "c0":
-                    crf = int(comp[1:])
-                    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255)
-                    arr = (h264_roundtrip(x, crf, preset="medium").clamp(0, 1).mul(255).add(0.5).byte()
-                           .permute(0, 2, 3, 1).numpy())  # fmt: skip
+                arr = compress_crops(np.stack([im for im, _ in imgs]), comp)
                 for (_, i), im in zip(imgs, arr, strict=True):
                     img, _pts, ident, src, n = reals[i]
                     name = f"{ident}_{src}_{n:05d}.png"
@@ -334,19 +346,31 @@ def evaluate_detector_on_protocol(
         {comp: {"auc": all fakes vs reals, "per_method_auc": {...}, "fpr": reals >= threshold,
         "tpr": {...}, "person_fpr": {identity: rate on that person's reals}, "n_real", "n_fake"}} plus
         "auc_drop_c23_c40" (mean over methods). Each comp also carries the raw "real_scores", "real_identities"
-        and "fake_scores".
+        and "fake_scores". GAN-sample methods (``gan-*``) are left out of all of these; where the split has
+        them, each comp gets "gan": {method: {"auc", "ap", "tpr", "n"}} (each generator's samples vs the same
+        reals) and the result "gan_ap": {method: {comp: AP}} (the cross-generator line).
     """
-    from deepfake_lab.metrics.detection import roc_auc
+    from deepfake_lab.metrics.detection import average_precision, roc_auc
     from deepfake_lab.pipelines.bench.manifest import read_manifest
     from deepfake_lab.pipelines.bench.runner import load_images
 
     root = Path(root)
     rows = [r for r in read_manifest(root) if r.split == split]
     res: dict[str, Any] = {}
+    gan_ap: dict[str, dict[str, float]] = {}
     for comp in sorted({r.compression for r in rows}, key=lambda c: (len(c), c)):
         rc = [r for r in rows if r.compression == comp]
         p = np.asarray(predict(load_images(root, rc, size)), dtype=np.float64)
         y = np.array([r.label for r in rc])
+        gan = np.array([is_gan_method(r.method) for r in rc])
+        gans: dict[str, dict[str, Any]] = {}
+        for m in sorted({r.method for r in rc if is_gan_method(r.method)}):
+            sel = np.array([r.label == 0 or r.method == m for r in rc])
+            ys, ps = y[sel], p[sel]
+            gans[m] = {"auc": float(roc_auc(ys, ps)), "ap": float(average_precision(ys, ps)),
+                       "tpr": float((ps[ys == 1] >= threshold).mean()), "n": int((ys == 1).sum())}  # fmt: skip
+            gan_ap.setdefault(m, {})[comp] = gans[m]["ap"]
+        rc, p, y = [r for r, g in zip(rc, gan, strict=True) if not g], p[~gan], y[~gan]
         real = p[y == 0]
         real_ids = [r.identity for r in rc if r.label == 0]
         methods = sorted({r.method for r in rc if r.label == 1})
@@ -362,6 +386,8 @@ def evaluate_detector_on_protocol(
                                              .mean()) for i in sorted(set(real_ids))},
                      "real_scores": [float(v) for v in real], "real_identities": real_ids,
                      "fake_scores": [float(v) for v in p[y == 1]]}  # fmt: skip
+        if gans:
+            res[comp]["gan"] = gans
     if "c23" in res and "c40" in res:
         res["auc_drop_c23_c40"] = float(
             np.mean(
@@ -371,7 +397,14 @@ def evaluate_detector_on_protocol(
                 ]
             )
         )
+    if gan_ap:
+        res["gan_ap"] = gan_ap
     return res
+
+
+def is_gan_method(method: str) -> bool:
+    """Whether a benchmark method is a GAN-sample method (``gan-*``), scored apart from the swap/blend ones."""
+    return method.startswith(GAN_PREFIX)
 
 
 def protocol_report(
@@ -390,7 +423,8 @@ def protocol_report(
     Returns:
         {"calibration": the card's calibration dict (`metrics.calibration.calibrate`), "calib_auc": {comp: AUC},
         "test": `evaluate_detector_on_protocol` at the calibrated threshold (scores dropped), "test_people",
-        "unseen_loo": leave-one-person-out over calib + test people (`metrics.calibration.leave_one_out`)}.
+        "unseen_loo": leave-one-person-out over calib + test people (`metrics.calibration.leave_one_out`)}, plus
+        "gans" (generators, steps, training people, samples: ``faces.json``) when the benchmark has GAN methods.
     """
     from deepfake_lab.metrics.calibration import calibrate, leave_one_out
     from deepfake_lab.pipelines.bench.runner import predict
@@ -401,7 +435,7 @@ def protocol_report(
         return predict(model, x)
 
     calib = evaluate_detector_on_protocol(score, root, size=size, split="calib")
-    comps = [c for c, v in calib.items() if isinstance(v, dict)]
+    comps = [c for c, v in calib.items() if isinstance(v, dict) and "auc" in v]  # not "gan_ap"
     reals = np.concatenate([calib[c]["real_scores"] for c in comps])
     ids = [i for c in comps for i in calib[c]["real_identities"]]
     fakes = np.concatenate([calib[c]["fake_scores"] for c in comps])
@@ -420,14 +454,19 @@ def protocol_report(
                 unseen.setdefault(i, []).append(v)
     loo = leave_one_out({i: np.asarray(v) for i, v in sorted(unseen.items())}, target_fpr, rule, coverage)
     for c, v in test.items():
-        if isinstance(v, dict):
+        if isinstance(v, dict) and "auc" in v:
             for k in ("real_scores", "fake_scores", "real_identities"):
                 v.pop(k, None)
             test[c] = {k: (round(x, 4) if isinstance(x, float) else x) for k, x in v.items()}
             test[c]["per_method_auc"] = {m: round(x, 4) for m, x in v["per_method_auc"].items()}
             test[c]["tpr"] = {m: round(x, 4) for m, x in v["tpr"].items()}
             test[c]["person_fpr"] = {m: round(x, 4) for m, x in v["person_fpr"].items()}
-    return {"calibration": cal, "calib_auc": {c: round(calib[c]["auc"], 4) for c in comps}, "test": test,
+            if "gan" in v:
+                test[c]["gan"] = {m: {k: round(x, 4) for k, x in g.items()} for m, g in v["gan"].items()}
+    if "gan_ap" in test:
+        test["gan_ap"] = {m: {c: round(x, 4) for c, x in v.items()} for m, v in test["gan_ap"].items()}
+    gans = {"gans": info["gans"]} if info.get("gans") else {}  # how the GAN methods were made (`face_gan`)
+    return {**gans, "calibration": cal, "calib_auc": {c: round(calib[c]["auc"], 4) for c in comps}, "test": test,
             "test_people": info["people"]["test"],
             "unseen_loo": {"rule": rule, "people": len(loo), "mean_fpr": round(float(np.mean(list(loo.values()))), 4),
                            "max_fpr": round(max(loo.values()), 4),
