@@ -32,8 +32,9 @@ from typing import Any
 from deepfake_lab.errors import BadInputError, OptionError, Ref
 from deepfake_lab.fsutil import atomic_write_text
 from deepfake_lab.pipelines.callbacks import ExtractProgress
+from deepfake_lab.train.device import native_precision
 
-__all__ = ["FaceswapTrainOptions", "FaceswapTrainResult", "auto_precision", "faceswap_train", "init_from_export"]
+__all__ = ["FaceswapTrainOptions", "FaceswapTrainResult", "faceswap_train", "init_from_export"]
 
 SWAP_MODELS = ("swap-128", "swap-lite", "swap-original")
 
@@ -115,17 +116,6 @@ class FaceswapTrainResult:
     preview: Path
     resumed: bool
     precision: str
-
-
-def auto_precision(device: str = "cpu") -> str:
-    """"bf16" on CUDA or on a CPU with native bf16 (AMX-BF16 / AVX512-BF16 in /proc/cpuinfo), else "fp32"."""
-    if device.startswith("cuda"):
-        return "bf16"
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return "fp32"
-    return "bf16" if ("amx_bf16" in flags or "avx512_bf16" in flags) else "fp32"
 
 
 def _faceset_for(
@@ -321,7 +311,7 @@ def faceswap_train(
 
         if abs(faceset_margin(faces_a) - faceset_margin(faces_b)) > 1e-6:
             raise BadInputError(f"facesets {faces_a} and {faces_b} were extracted with different --margin values")
-        precision = auto_precision(opt.device) if opt.precision == "auto" else opt.precision
+        precision = native_precision(opt.device) if opt.precision == "auto" else opt.precision
         task_kwargs = {"faces_b": str(faces_b), "parts_weight": opt.parts_weight, **opt.task_kwargs}
         cfg = build_run_config(opt.model)
         cfg.model_kwargs = {"image_size": size, "crop_margin": faceset_margin(faces_a)}

@@ -209,9 +209,11 @@ def test_auto_precision_is_a_machine_property_and_scores_repeat(
 ) -> None:
     """`auto` follows the CPU's native-bf16 flags (no timing race): two scans give identical scores."""
     monkeypatch.delenv("DEEPFAKE_LAB_PRECISION", raising=False)
-    monkeypatch.setattr(detector_mod, "_cpu_flags", lambda: {"avx2", "amx_bf16", "amx_tile"})
+    from deepfake_lab.train import device as device_mod
+
+    monkeypatch.setattr(device_mod, "_cpu_flags", lambda: {"avx2", "amx_bf16", "amx_tile"})
     assert scan_mod.auto_precision("cpu") == "bf16"
-    monkeypatch.setattr(detector_mod, "_cpu_flags", lambda: {"avx2", "avx512f"})
+    monkeypatch.setattr(device_mod, "_cpu_flags", lambda: {"avx2", "avx512f"})
     assert scan_mod.auto_precision("cpu") == "fp32"
     monkeypatch.setenv("DEEPFAKE_LAB_PRECISION", "bf16")
     assert scan_mod.auto_precision("cpu") == "bf16"

@@ -155,7 +155,7 @@ def add_face_gans(root: Path | str, options: GanOptions | None = None, log: Any 
         {"gan-<name>": {"generator", "summary", "steps", "seconds", "training_images", "training_people",
         "samples": {split: n}}}; also stored under "gans" in ``faces.json``, with the image counts updated.
     """
-    from deepfake_lab.pipelines.bench.methods import MethodContext, _GANSamples, _train_or_load
+    from deepfake_lab.pipelines.bench.methods import GANSamples, MethodContext, train_or_load
 
     opt = options or GanOptions()
     opt.check()
@@ -187,9 +187,9 @@ def add_face_gans(root: Path | str, options: GanOptions | None = None, log: Any 
             log(f"{method}: training {gan.preset} for {steps} steps on {len(train)} faces of {len(people)} people")
         t = time.perf_counter()
         shutil.rmtree(root / "models" / method, ignore_errors=True)
-        net, _ = _train_or_load(ctx, method, gan.preset, gan.overrides(steps))
+        net, _ = train_or_load(ctx, method, gan.preset, gan.overrides(steps))
         seconds = time.perf_counter() - t
-        sampler = _GANSamples(net.eval(), size)
+        sampler = GANSamples(net.eval(), size)
         counts = {}
         for si, split in enumerate(splits):
             n = opt.samples or n_real[split]

@@ -38,11 +38,13 @@ __all__ = [
     "BENCH_METHODS",
     "DonorFace",
     "FaceMethod",
+    "GANSamples",
     "MethodContext",
     "MethodUnavailable",
     "SampleMethod",
     "Target",
     "piecewise_affine_warp",
+    "train_or_load",
 ]
 
 PASTE = 256  # side of the aligned working crop the face methods render at
@@ -316,8 +318,9 @@ def xray_blend_method(ctx: MethodContext) -> FaceMethod:
 
 
 # ---------------------------------------------------------------- trained generators (through the one Trainer)
-def _train_or_load(ctx: MethodContext, name: str, model: str, overrides: list[str]) -> tuple[torch.nn.Module, dict]:
-    """Train `model` on the train-split real faces with the Trainer (once; reused when resuming)."""
+def train_or_load(ctx: MethodContext, name: str, model: str, overrides: list[str]) -> tuple[torch.nn.Module, dict]:
+    """Train `model` on the train-split real faces with the Trainer (once; reused when resuming) -> (the exported
+    network, its card). Shared by the bench methods that train a model here and by `face_gan`."""
     from deepfake_lab.errors import BadInputError
     from deepfake_lab.train.checkpoint import load_exported
     from deepfake_lab.train.run import build_run_config
@@ -367,7 +370,7 @@ def ae_recon(ctx: MethodContext) -> FaceMethod:
     """Conv autoencoder (64 px, 128-d code) trained here on the train-split real faces; blended back."""
     steps = int(ctx.opt("ae-recon", "steps", 1500))
     side = int(ctx.opt("ae-recon", "image_size", 64))
-    net, _ = _train_or_load(
+    net, _ = train_or_load(
         ctx, "ae-recon", "ae-conv",
         [f"data.image_size={side}", "data.channels=3", f"train.steps={steps}", "train.batch_size=32",
          "model_kwargs.channels=[32,64,128]", "model_kwargs.latent_dim=128", "optim.lr=0.002"],
@@ -375,7 +378,10 @@ def ae_recon(ctx: MethodContext) -> FaceMethod:
     return _AERecon(net.eval(), ctx.margin)
 
 
-class _GANSamples:
+class GANSamples:
+    """Samples of a trained GAN generator, upscaled (bicubic) to `size`: `samples(n, seed)` -> (n, size, size, 3)
+    uint8 RGB (the video bench's "gan" method and the face benchmark's GAN faces)."""
+
     def __init__(self, net: torch.nn.Module, size: int) -> None:
         self.net, self.size = net, size
 
@@ -391,13 +397,17 @@ class _GANSamples:
 @BENCH_METHODS.register("gan", family="sample", summary="DCGAN-32 trained on the train-split faces, upsampled")
 def gan_samples(ctx: MethodContext) -> SampleMethod:
     """DCGAN-32 trained here for a few minutes on the train-split real faces; samples upscaled (bicubic)."""
+    from deepfake_lab.train.device import device_name, native_precision
+
     steps = int(ctx.opt("gan", "steps", 1500))
-    net, _ = _train_or_load(
+    # bf16 only where the hardware has it: elsewhere DCGAN's transposed convolutions ran ~25x slower (fp32)
+    precision = native_precision(device_name("auto"))
+    net, _ = train_or_load(
         ctx, "gan", "dcgan-32",
         ["data.image_size=32", "data.channels=3", f"train.steps={steps}", "train.batch_size=64",
-         "optim.lr=0.0002", "optim.betas=[0.5,0.999]", "train.precision=bf16"],
+         "optim.lr=0.0002", "optim.betas=[0.5,0.999]", f"train.precision={precision}"],
     )  # fmt: skip
-    return _GANSamples(net.eval(), ctx.size)
+    return GANSamples(net.eval(), ctx.size)
 
 
 class _CycleSwap:
@@ -431,7 +441,7 @@ def cyclegan_swap(ctx: MethodContext) -> FaceMethod:
     if len(ids) < 2 or any(i not in folders for i in ids):
         raise MethodUnavailable("a CycleGAN swap needs train faces of two identities")
     steps = int(ctx.opt("cyclegan-swap", "steps", 600))
-    net, _ = _train_or_load(
+    net, _ = train_or_load(
         ctx, "cyclegan-swap", "cyclegan",
         [f"data.name={folders[ids[0]]}", f"task_kwargs.data_b={folders[ids[1]]}", "data.image_size=64",
          "data.channels=3", f"train.steps={steps}", "train.batch_size=2", "model_kwargs.width=16",
@@ -495,7 +505,7 @@ def pix2pix_reenact(ctx: MethodContext) -> FaceMethod:
         except (BadInputError, ImportError) as exc:
             raise MethodUnavailable(f"cannot make mesh -> face pairs: {exc}") from None
     steps = int(ctx.opt("pix2pix-reenact", "steps", 600))
-    net, _ = _train_or_load(
+    net, _ = train_or_load(
         ctx, "pix2pix-reenact", "pix2pix",
         [f"data.name={pairs}", f"train.steps={steps}", "train.batch_size=4", "model_kwargs.width=32",
          "optim.lr=0.0002", "optim.betas=[0.5,0.999]"],

@@ -27,6 +27,7 @@ from deepfake_lab.faces.extract import ExtractOptions
 from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.models.cards import resolve_export
 from deepfake_lab.pipelines.scan.options import PRECISION_ENV, OptionError, Ref, ScanOptions, option_specs
+from deepfake_lab.train.device import BF16_CPU_FLAGS, native_precision
 
 if TYPE_CHECKING:
     import torch
@@ -185,22 +186,6 @@ def summary_dict(det: Detector, backend: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cpu_flags() -> set[str]:
-    """CPU feature flags from /proc/cpuinfo (Linux); empty elsewhere."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.partition(":")[2].split())
-    return set()
-
-
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-"""CPU features that compute bf16 natively (Intel AMX, AVX-512 BF16): where `auto` picks bf16 on a CPU."""
-
-
 def auto_precision(device: str = "cpu") -> str:
     """What `--precision auto` means on this machine: "bf16" where the hardware computes it natively (a CUDA
     GPU that supports bf16; a CPU with AMX-BF16 or AVX-512 BF16), else "fp32".
@@ -212,11 +197,7 @@ def auto_precision(device: str = "cpu") -> str:
     forced = os.environ.get(PRECISION_ENV, "").strip().lower()
     if forced in ("fp32", "bf16"):
         return forced
-    if device.startswith("cuda"):
-        import torch
-
-        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if any(f in _cpu_flags() for f in BF16_CPU_FLAGS) else "fp32"
+    return native_precision(device)
 
 
 def crop_text(crop: dict[str, Any]) -> str:
