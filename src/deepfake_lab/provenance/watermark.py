@@ -151,7 +151,7 @@ def _pixel_kernel(u: int, v: int) -> np.ndarray:
 
 _KERNELS = [_pixel_kernel(i, j) for i, j in _COEFFS]
 # (64, 2): the carrier coefficients of a flattened 8×8 pixel block are `block @ _KMAT` (the definition;
-# `_block_coefs` computes the same from cell means); since the Haar DWT and the block DCT are orthonormal,
+# `_carriers` computes the same from cell means); since the Haar DWT and the block DCT are orthonormal,
 # changing those coefficients by d changes the pixels by `d @ _KMAT.T`.
 _KMAT = np.stack([k.reshape(-1) for k in _KERNELS], axis=1)
 # both kernels are outer products of the 8-vectors k0·1 (k0 = 1/(2·sqrt 2)) and r1 = D[1] repeated twice / sqrt 2:
@@ -166,9 +166,9 @@ _RGB2YUV32 = _RGB2YUV.astype(np.float32)
 _RGB2YUV_AFFINE = np.hstack([_RGB2YUV, [[0.0], [128.0], [128.0]]]).astype(np.float32)  # for cv2.transform
 
 
-def _block_coefs(region: np.ndarray, yuv: bool = True) -> np.ndarray:
-    """Carrier coefficients of every 8×8 block of `region`, (nr·8, nc·8[, 3]) uint8 or float: (planes, nr·nc, 2)
-    float32, coefficient (0, 1) then (1, 0); planes Y, U, V (`yuv`, colour regions), R, G, B or gray.
+def _carriers(image: np.ndarray, dy: int, dx: int, nr: int, nc: int) -> np.ndarray:
+    """Carrier coefficients of the (nr, nc) 8×8 blocks of `image` at grid phase (dy, dx): (planes, nr·nc, 2)
+    float32, coefficient (0, 1) then (1, 0), planes Y, U, V (colour) or gray.
 
     The kernels are constant over 2×2 pixel cells (the Haar LL band), so this works on cell means: the
     carriers are block-column means · r1 and block-row means · r1 of the half-size image, and the colour mix
@@ -176,10 +176,10 @@ def _block_coefs(region: np.ndarray, yuv: bool = True) -> np.ndarray:
     (whose threads would spin beside a scan)."""
     import cv2
 
-    hh, ww = region.shape[:2]
-    nr, nc = hh // PIX, ww // PIX
-    cells = cv2.resize(region.astype(np.float32, copy=False), (ww // 2, hh // 2), interpolation=cv2.INTER_AREA)
-    if yuv and cells.ndim == 3:
+    hh, ww = nr * PIX, nc * PIX
+    region = image[dy : dy + hh, dx : dx + ww].astype(np.float32, copy=False)
+    cells = cv2.resize(region, (ww // 2, hh // 2), interpolation=cv2.INTER_AREA)
+    if cells.ndim == 3:
         cells = cv2.transform(cells, _RGB2YUV32)
     col_means = cv2.resize(cells, (ww // 2, nr), interpolation=cv2.INTER_AREA).reshape(nr, nc, BLOCK, -1)
     row_means = cv2.resize(cells, (nc, hh // 2), interpolation=cv2.INTER_AREA).reshape(nr, BLOCK, nc, -1)
@@ -187,11 +187,6 @@ def _block_coefs(region: np.ndarray, yuv: bool = True) -> np.ndarray:
     c10 = (row_means * _SEP2[:, None, None]).sum(1)
     coef = np.stack([c01, c10], -1).reshape(nr * nc, -1, 2).transpose(1, 0, 2)
     return coef * np.float32(2 * PIX)
-
-
-def _carriers(image: np.ndarray, dy: int, dx: int, nr: int, nc: int) -> np.ndarray:
-    """Carrier coefficients of every block at grid phase (dy, dx): (planes, nr·nc, 2) float32 in Y[UV] order."""
-    return _block_coefs(image[dy : dy + nr * PIX, dx : dx + nc * PIX])
 
 
 def _qim_delta(coef: np.ndarray, bits: np.ndarray, scale: float) -> np.ndarray:
@@ -298,7 +293,7 @@ _ROLL_IDX = np.array(
 
 def _tiles_at(img: np.ndarray, config: WatermarkConfig, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
     """`_phase_tiles(_softs(img), dy, dx)` computed from the blocks of that one phase only (no full soft map):
-    the carrier coefficients of the (nr, nc) blocks by one matrix product per plane, their soft votes summed
+    the carrier coefficients of the (nr, nc) blocks (`_carriers`), their soft votes summed
     per tile slot. ~1/64 of the work of a full map; what the quick check of a known phase needs."""
     h, w = img.shape[:2]
     nr, nc = (h - dy) // PIX, (w - dx) // PIX

@@ -167,9 +167,10 @@ def _scan_source(run: _Run, det: FaceDetector, pool: ThreadPoolExecutor) -> None
         res.kind, res.info = ("live" if run.live else info.kind), info_dict(info)
         is_image = info.kind == "image"
         with _annotation_writer(run, info) as writer:
-            run.progress.file_started(res.source, info, _expected_frames(info, opt))
+            expected = _expected_frames(info, opt)
+            run.progress.file_started(res.source, info, expected)
             if run.provenance is not None:
-                run.provenance.plan(_expected_frames(info, opt), info.fps)
+                run.provenance.plan(expected, info.fps)
             analyzer = FaceAnalyzer(det, detect_every=1, max_faces=opt.max_faces)
             det.ensure_loaded()  # before frames start to flow (realtime: loading would count as latency)
             scanner = FrameScanner(run.model, analyzer, opt, res, run.progress, pool, writer, exhaustive=is_image,

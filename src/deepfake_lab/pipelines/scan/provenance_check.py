@@ -125,26 +125,25 @@ class ProvenanceCheck:
         self._seen += 1
         if not self.video or self._ended or (self._seen - 1) % self._step or self._taken >= PROVENANCE_FRAMES:
             return
-        item = (int(frame.index), frame.image)
-        while not self._stopped.is_set():
-            try:
-                self._q.put(item, timeout=0.05)
-            except queue.Full:
-                continue
+        if self._put((int(frame.index), frame.image)):
             self._taken += 1
-            return
 
     def end(self) -> None:
         """No more frames (the check finishes with what it has; call it when a scan fails, too)."""
         if self._ended:
             return
         self._ended = True
+        self._put(None)
+
+    def _put(self, item: tuple[int, np.ndarray] | None) -> bool:
+        """Queue `item` for the check, waiting while the queue is full; False when the check stopped reading."""
         while not self._stopped.is_set():
             try:
-                self._q.put(None, timeout=0.05)
-                return
+                self._q.put(item, timeout=0.05)
+                return True
             except queue.Full:
                 continue
+        return False
 
     def result(self) -> dict[str, Any] | None:
         """End the sample and wait for the findings."""
