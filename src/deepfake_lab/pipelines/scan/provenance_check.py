@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import queue
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -157,11 +158,12 @@ _EARLY_LOCK = threading.Lock()
 
 
 def _key(path: Path) -> tuple[str, int, int] | None:
+    """(resolved path, mtime, size) of a regular file, None otherwise: a changed file gets a new key."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return str(path.resolve()), st.st_mtime_ns, st.st_size
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
 
 
 def prestart_provenance_check(path: Path) -> ProvenanceCheck | None:
@@ -169,7 +171,7 @@ def prestart_provenance_check(path: Path) -> ProvenanceCheck | None:
     same, unchanged file takes it over instead of starting another (a check nobody takes over just ends with
     the process: it only reads)."""
     key = _key(Path(path))
-    if key is None or not Path(path).is_file():
+    if key is None:
         return None
     with _EARLY_LOCK:
         if key not in _EARLY:
