@@ -95,3 +95,31 @@ def test_detect_help_names_every_aggregation() -> None:
     assert res.exit_code == 0
     for name in AGGREGATIONS:
         assert name in res.output
+
+
+_DETECT_PROBE = r"""
+import gc, json, sys
+from deepfake_lab.cli import main
+try:
+    main(["detect", sys.argv[1], "-q", "--json", sys.argv[2]])
+except SystemExit as exc:
+    code = exc.code
+unused = ("c2pa", "cryptography.x509", "mediapipe.tasks.python", "mediapipe.python.solutions.hands", "matplotlib",
+          "sounddevice")
+print(json.dumps({"code": code, "gc": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "loaded": [m for m in unused if m in sys.modules]}))
+"""
+
+
+def test_detect_skips_what_an_unlabelled_video_does_not_need(scan_media: dict, tmp_path) -> None:
+    """No C2PA reader or certificate parsing for a file without a manifest, none of mediapipe's other APIs; the
+    collector, paused while the command starts, runs again once frames are scored."""
+    out = tmp_path / "scan.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", _DETECT_PROBE, str(scan_media["real"]), str(out)],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["code"] == 0 and res["gc"] and res["frozen"] > 10_000 and res["loaded"] == [], res
+    assert json.loads(out.read_text())["files"][0]["provenance"]["c2pa"]["present"] is False

@@ -1,4 +1,5 @@
-"""`import_mediapipe()` keeps matplotlib out of the face detector, and mediapipe's drawing modules stay usable."""
+"""`import_mediapipe()` keeps matplotlib, the Tasks API and the unused solutions out of the face detector, and the
+modules it holds out stay usable."""
 
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ def test_face_detector_does_not_import_matplotlib() -> None:
             print(len(det(img)))
         print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib")[:3] or "none")
         print("mediapipe" in sys.modules, "mediapipe.python.solutions.drawing_utils" in sys.modules)
+        held = ["mediapipe.tasks.python", "mediapipe.python.solutions.hands", "mediapipe.python.solutions.holistic",
+                "mediapipe.python.solutions.objectron", "mediapipe.python.solutions.pose", "sounddevice"]
+        print([m for m in held if m in sys.modules] or "none")
         """
-    assert _run(code) == ["1", "none", "True", "False"]
+    assert _run(code) == ["1", "none", "True", "False", "none"]
 
 
 def test_drawing_modules_are_real_after_import() -> None:
@@ -47,5 +51,13 @@ def test_drawing_modules_are_real_after_import() -> None:
             mp.solutions.no_such_module
         except AttributeError:
             print("AttributeError")
+        # `mp.tasks` is `mediapipe.tasks.python`, as after a plain `import mediapipe`, on every access
+        print(mp.tasks.vision.FaceDetector.__name__, mp.tasks is sys.modules["mediapipe.tasks.python"])
+        print(mp.tasks.vision.FaceDetector.__name__, callable(mp.solutions.hands.Hands))
+        try:
+            mp.no_such_module
+        except AttributeError:
+            print("AttributeError")
         """
-    assert _run(code) == ["True", "True", "True", "True", "matplotlib.pyplot", "True", "True", "True", "AttributeError"]
+    assert _run(code) == ["True", "True", "True", "True", "matplotlib.pyplot", "True", "True", "True", "AttributeError",
+                          "FaceDetector", "True", "FaceDetector", "True", "AttributeError"]  # fmt: skip

@@ -20,6 +20,7 @@ from deepfake_lab.errors import BadInputError
 from deepfake_lab.pipelines.scan.schema import check as check_scan_schema
 from deepfake_lab.provenance import DISABLED_WARNING, Provenance, inspect_provenance
 from deepfake_lab.provenance.keys import CERT_ENV, KEY_ENV, load_or_create_identity
+from deepfake_lab.provenance.manifest import C2paInfo, may_hold_manifest, read_manifest
 from deepfake_lab.provenance.payload import WatermarkPayload
 from deepfake_lab.provenance.watermark import decode_pooled, decode_watermark, embed_watermark
 from deepfake_lab.provenance.watermark_compat import maxdct_compat_decode, maxdct_compat_encode
@@ -175,6 +176,44 @@ def test_save_image_carries_both_labels_and_tamper_breaks_c2pa(tmp_path: Path, c
     Image.open(out).save(stripped)
     s = inspect_provenance(stripped)
     assert not s.c2pa.present and s.watermark.payload == rep.watermark.payload and s.labelled_synthetic
+
+
+def _box(kind: bytes, body: bytes, large: bool = False) -> bytes:
+    if large:  # 64-bit size form
+        return struct.pack(">I4sQ", 1, kind, 16 + len(body)) + body
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def test_manifest_precheck_is_false_only_when_sure(tmp_path: Path) -> None:
+    c2pa_uuid = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+    ftyp = _box(b"ftyp", b"isom" + bytes(4) + b"isomiso2")
+    cases = {
+        "plain.mp4": (ftyp + _box(b"mdat", bytes(100), large=True) + _box(b"moov", bytes(20)), False),
+        "other-uuid.mov": (ftyp + _box(b"uuid", bytes(16) + b"c2pa") + _box(b"mdat", bytes(8)), False),
+        "signed.mp4": (ftyp + _box(b"uuid", c2pa_uuid + bytes(40)) + _box(b"mdat", bytes(8)), True),
+        "to-eof.mp4": (ftyp + struct.pack(">I4s", 0, b"mdat") + bytes(50), False),
+        "damaged.mp4": (ftyp + struct.pack(">I4s", 9999, b"mdat") + bytes(50), True),  # c2pa-python decides
+        "tiny.m4v": (b"\x00\x00", True),
+        "marked.jpg": (b"\xff\xd8" + bytes(300) + b"jumb" + b"c2pa" + bytes(30), True),
+        "plain.jpg": (b"\xff\xd8" + bytes(300), False),
+        "empty.png": (b"", True),
+        "clip.mkv": (bytes(64), True),  # not a format the pre-check knows
+        "anim.gif": (b"GIF89a" + bytes(64), True),  # GIF splits the store into 255-byte blocks: not searched
+    }
+    for name, (data, expected) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert may_hold_manifest(tmp_path / name) is expected, name
+    assert may_hold_manifest(tmp_path / "missing.mp4") is True
+
+    def no_serial() -> str:
+        raise AssertionError("the local certificate is read only for a signed manifest")
+
+    assert read_manifest(tmp_path / "plain.mp4", no_serial) == C2paInfo()
+    out = Provenance(kind="sample", model="dcgan-32").save_image(natural_image(), tmp_path / "gen.png")
+    assert may_hold_manifest(out) and read_manifest(out, lambda: "0").present
+    stripped = tmp_path / "stripped.png"
+    Image.open(out).save(stripped)
+    assert not may_hold_manifest(stripped)
 
 
 def _reference_embed(image: np.ndarray, payload: WatermarkPayload, scales=(16.0, 40.0, 40.0)) -> np.ndarray:

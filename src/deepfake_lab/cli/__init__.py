@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     from deepfake_lab.cli import options
 
     options.COMMAND_LINE = list(argv) if argv is not None else sys.argv[1:]
+    options.pause_gc_for_startup(options.COMMAND_LINE)
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="deepfake-lab")
     except (KeyboardInterrupt, Abort):

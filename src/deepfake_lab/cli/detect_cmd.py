@@ -33,6 +33,7 @@ from deepfake_lab.cli.options import (
     no_progress_alias,
     quiet_option,
     setup_logging,
+    startup_done,
     verbose_option,
     with_dataclass_options,
 )
@@ -74,6 +75,7 @@ class _RichScanProgress(ScanProgress):
         )
 
     def frames_done(self, frames: list[FrameScore], running: float | None, dropped: int) -> None:
+        startup_done()  # the first scored frames: everything is loaded (a no-op afterwards)
         self.frames += len(frames)
         if self.task is None:
             return

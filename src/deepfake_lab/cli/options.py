@@ -57,6 +57,35 @@ KEY_ENV = "DEEPFAKE_LAB_SIGNING_KEY"  # provenance.keys.KEY_ENV
 
 COMMAND_LINE: list[str] | None = None  # set by `cli.main` (the arguments it ran with), logged first
 
+# Commands that call `startup_done()` once their imports and models are loaded. For them `cli.main` pauses the
+# cyclic garbage collector during start-up: importing numpy, OpenCV, PyAV, ONNX Runtime and mediapipe allocates
+# about a million objects and the collector walked them again and again (measured in benchmarks/RESULTS.md).
+GC_PAUSED_COMMANDS = frozenset({"detect"})
+_gc_paused = False
+
+
+def pause_gc_for_startup(args: list[str]) -> None:
+    """Pause the garbage collector when the command in `args` is one of `GC_PAUSED_COMMANDS`."""
+    global _gc_paused
+    import gc
+
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command in GC_PAUSED_COMMANDS and gc.isenabled():
+        gc.disable()
+        _gc_paused = True
+
+
+def startup_done() -> None:
+    """The command has loaded what it needs: what exists now is moved out of the collector's way for good
+    (`gc.freeze`) and the collector runs again. Does nothing unless `pause_gc_for_startup` paused it."""
+    global _gc_paused
+    import gc
+
+    if _gc_paused:
+        gc.freeze()
+        gc.enable()
+        _gc_paused = False
+
 QUIET_HELP = "No progress bar (the summary and errors still print)."
 
 

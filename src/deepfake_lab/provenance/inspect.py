@@ -223,7 +223,7 @@ def inspect_provenance(
         raise BadInputError(f"sampling {sampling!r} decodes the file itself; with video_frames use 'scan'")
     if confirm is not None and confirm < 1:
         raise BadInputError(f"confirm must be >= 1, got {confirm}")
-    c2 = read_manifest(p, _local_serial())  # the manifest first: cheap, and it names the payload to expect
+    c2 = read_manifest(p, _local_serial)  # the manifest first: cheap, and it names the payload to expect
     wm = WatermarkInfo(sampling=sampling, sample_limit=max_frames)
     frames: list[np.ndarray] = []
     frame_votes: list[dict[tuple[int, int], Any]] = []

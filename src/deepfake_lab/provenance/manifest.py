@@ -14,6 +14,9 @@ invalid: we report `valid=True, trusted=False` ("signed by an untrusted local ke
 from __future__ import annotations
 
 import json
+import mmap
+import struct
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ __all__ = [
     "build_manifest",
     "sign_into",
     "read_manifest",
+    "may_hold_manifest",
 ]
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -158,16 +162,21 @@ class C2paInfo:
         return asdict(self)
 
 
-def read_manifest(path: str | Path, local_serial: str | None = None) -> C2paInfo:
+def read_manifest(
+    path: str | Path, local_serial: str | Callable[[], str | None] | None = None
+) -> C2paInfo:
     """Read and validate the C2PA manifest of a file.
 
     Args:
         path: image or video file.
-        local_serial: serial number of this machine's signing certificate; sets `local_key` when it matches.
+        local_serial: serial number of this machine's signing certificate (or a function that gives it, called
+            only when a signed manifest is found); sets `local_key` when it matches.
 
     Returns:
         `C2paInfo` (present=False when there is none or the format is not supported).
     """
+    if not may_hold_manifest(path):  # most media: no c2pa import (~0.1 s) and no parse
+        return C2paInfo()
     import c2pa
 
     path = Path(path)
@@ -209,7 +218,9 @@ def read_manifest(path: str | Path, local_serial: str | None = None) -> C2paInfo
     if info.errors:
         info.valid = False
     _claims(info, manifest)
-    if local_serial is not None and info.signer and str(info.signer.get("cert_serial_number")) == local_serial:
+    if callable(local_serial) and info.signer:
+        local_serial = local_serial()
+    if isinstance(local_serial, str) and info.signer and str(info.signer.get("cert_serial_number")) == local_serial:
         info.local_key = True
     if not info.valid:
         info.status = "INVALID: " + "; ".join(info.errors or [f"state {info.state}"])
@@ -244,6 +255,59 @@ def _claims(info: C2paInfo, manifest: dict[str, Any]) -> None:
             info.model = data.get("model")
     dst = info.digital_source_type or ""
     info.synthetic = dst.endswith("trainedAlgorithmicMedia") or dst.endswith("compositeWithTrainedAlgorithmicMedia")
+
+
+# The manifest store is a JUMBF superbox whose type UUID starts with, and whose label is, the bytes "c2pa"; in these
+# formats it is embedded as it is (a BMFF `uuid` box, JPEG APP11 segments whose first one holds the box headers,
+# a PNG `caBX` or WebP `C2PA` chunk, a TIFF tag), so a file without those bytes holds no manifest.
+_MARKER = b"c2pa"
+_BMFF_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".avif", ".heic", ".heif"})
+_RAW_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"})
+_BMFF_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+_RAW_SCAN_LIMIT = 256 << 20  # bytes; larger files go to c2pa-python unsearched
+
+
+def may_hold_manifest(path: str | Path) -> bool:
+    """False only when `path` certainly embeds no C2PA manifest store: an ISO-BMFF file (MP4, MOV, HEIF, AVIF)
+    with no top-level C2PA `uuid` box, or a JPEG/PNG/WebP/TIFF file without the bytes "c2pa". Other formats,
+    files whose box structure is damaged and unreadable files give True (c2pa-python decides and reports)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in _BMFF_SUFFIXES:
+            return _bmff_may_hold(p)
+        if suffix in _RAW_SUFFIXES and 0 < p.stat().st_size <= _RAW_SCAN_LIMIT:
+            with open(p, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return data.find(_MARKER) >= 0
+    except (OSError, ValueError):
+        return True
+    return True
+
+
+def _bmff_may_hold(path: Path) -> bool:
+    """Walk the top-level boxes (headers only) for the C2PA `uuid` box; True when the structure is unreadable."""
+    with open(path, "rb") as fh:
+        end = fh.seek(0, 2)
+        pos = 0
+        while pos < end:
+            fh.seek(pos)
+            head = fh.read(32)
+            if len(head) < 8:
+                return True
+            size, kind = struct.unpack(">I4s", head[:8])
+            offset = 8
+            if size == 1:
+                if len(head) < 16:
+                    return True
+                size, offset = struct.unpack(">Q", head[8:16])[0], 16
+            elif size == 0:
+                size = end - pos
+            if size < offset or pos + size > end:
+                return True
+            if kind == b"uuid" and head[offset : offset + 16] == _BMFF_C2PA_UUID:
+                return True
+            pos += size
+    return False
 
 
 _FORMATS: set[str] | None = None
