@@ -129,6 +129,22 @@ def test_other_codecs_and_containers(tmp_path: Path, suffix: str, codec: str, pi
     assert np.abs(frames[3].image.astype(int) - pattern(3, 128, 64)).mean() < 10
 
 
+@pytest.mark.parametrize(
+    ("suffix", "codec", "pix_fmt"),
+    [(".mp4", "libx264", "yuv420p"), (".avi", "mjpeg", "yuvj420p"), (".mkv", "libx264", "yuv444p")],
+)
+def test_frames_are_the_pixels_pyav_gives(tmp_path: Path, suffix: str, codec: str, pix_fmt: str) -> None:
+    """The reader converts through one kept swscale context; the pixels are those of PyAV's per-frame
+    `to_ndarray(format="rgb24")` (full-range JPEG video and 4:4:4 too)."""
+    path = make_video(tmp_path / f"v{suffix}", n=6, codec=codec, pix_fmt=pix_fmt, size=(128, 64))
+    with av.open(str(path)) as c:
+        expected = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with open_media(path) as r:
+        got = [f.image for f in r]
+    assert len(got) == len(expected) == 6
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
 def test_rotation_metadata_is_applied(tmp_path: Path) -> None:
     path = make_video(tmp_path / "rot.mp4", n=3, size=(96, 64), rotation=90)
     with open_media(path) as r:

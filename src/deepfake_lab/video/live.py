@@ -19,7 +19,7 @@ import av.error
 import numpy as np
 
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.video.reader import Frame, MediaInfo, MediaReader, media_error_reason
+from deepfake_lab.video.reader import Frame, MediaInfo, MediaReader, media_error_reason, rgb_converter
 
 __all__ = ["CAPTURE_FORMATS", "LiveReader", "is_live_source"]
 
@@ -87,6 +87,7 @@ class LiveReader(MediaReader):
     def iter_frames(self, every: int = 1) -> Iterator[Frame]:
         every = max(1, int(every))
         index = 0
+        rgb = rgb_converter()
         try:
             for packet in self._container.demux(self._stream):
                 try:
@@ -100,7 +101,7 @@ class LiveReader(MediaReader):
                     if f.pts is not None and self._start is None:
                         self._start = int(f.pts)
                     t = float((int(f.pts) - (self._start or 0)) * self._tb) if f.pts is not None else i / self.info.fps
-                    yield Frame(image=f.to_ndarray(format="rgb24"), index=i, time=t, pts=f.pts)
+                    yield Frame(image=rgb(f), index=i, time=t, pts=f.pts)
         except av.error.FFmpegError as exc:
             if index == 0:
                 raise BadInputError(f"{self.source}: live source failed ({media_error_reason(exc)})") from None
