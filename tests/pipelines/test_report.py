@@ -53,7 +53,9 @@ def test_timeline_of_a_short_clip_has_no_repeated_tick_label() -> None:
 def _detector() -> scan_mod.DetectorModel:
     torch.manual_seed(0)
     net = create_model("meso4", image_size=32).eval()
-    return scan_mod.DetectorModel(net, {"model": "meso4"}, Path("w.safetensors"), "0" * 64, crop_size=32, margin=0.1)
+    return scan_mod.DetectorModel(
+        net=net, card={"model": "meso4"}, weights=Path("w.safetensors"), sha256="0" * 64, crop_size=32, margin=0.1
+    )
 
 
 def test_grad_cam_is_on_one_fixed_scale_weighted_by_the_probability() -> None:

@@ -317,10 +317,14 @@ def test_frames_handed_over_are_checked_without_decoding_the_file(tmp_path: Path
     assert w.sampling == "scan" and w.stopped_early and w.frame_indices == [0, 4, 8] and handed == [0, 4, 8]
     assert w.payload == PAYLOAD.to_dict() and rep.labelled_synthetic and rep.kind == "video"
     plain = [(i, np.roll(base, i, axis=0)) for i in range(20)]
-    w = inspect_provenance(clip, max_frames=5, confirm=3, sampling="scan", video_frames=iter(plain)).watermark
+    w = inspect_provenance(clip, max_frames=5, confirm=3, video_frames=iter(plain)).watermark  # "scan" by default
     assert w.frames_checked == 5 and w.frame_indices == [0, 1, 2, 3, 4] and w.frames_found == 0  # bounded
-    with pytest.raises(BadInputError, match="with video_frames use 'scan'"):
-        inspect_provenance(clip, sampling="keyframes", video_frames=iter(plain))
+    assert w.sampling == "scan"
+    for sampling in ("keyframes", "even"):
+        with pytest.raises(BadInputError, match="with video_frames use 'scan'"):
+            inspect_provenance(clip, sampling=sampling, video_frames=iter(plain))
+    with pytest.raises(BadInputError, match="none were given"):
+        inspect_provenance(clip, sampling="scan")
 
 
 def test_detect_reports_both_labels_and_a_tampered_manifest(tiny_detector: Path, tmp_path: Path, capsys) -> None:  # noqa: F811

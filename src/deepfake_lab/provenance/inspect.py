@@ -185,7 +185,7 @@ def inspect_provenance(
     *,
     max_frames: int = 16,
     confirm: int | None = None,
-    sampling: Literal["even", "keyframes", "scan"] = "even",
+    sampling: Literal["even", "keyframes", "scan"] | None = None,
     video_frames: Iterable[tuple[int, np.ndarray]] | None = None,
 ) -> ProvenanceReport:
     """Read the C2PA manifest and look for the invisible watermark of an image or video.
@@ -201,9 +201,9 @@ def inspect_provenance(
             later frames reuse the phase found).
         confirm: stop as soon as this many checked frames carried the same payload (None: check all
             `max_frames`); `detect` uses 3, so a labelled file costs a few frames.
-        sampling: "even" (every n-th frame; decodes the file) or "keyframes" (key frames at evenly spaced
-            times plus the frames after them; about `max_frames` decoded frames whatever the length); with
-            `video_frames`, how the caller picked them ("scan").
+        sampling: "even" (every n-th frame; decodes the file; the default) or "keyframes" (key frames at
+            evenly spaced times plus the frames after them; about `max_frames` decoded frames whatever the
+            length); "scan" (the default with `video_frames`, and only with them): frames a scan handed over.
         video_frames: a video's (frame index, (H, W, 3) uint8 RGB) pairs to check instead of decoding the file's
             own sample (a scan hands over frames it decoded anyway); at most `max_frames` are taken, and the
             iterable is no longer read once `confirm` frames agreed.
@@ -219,8 +219,14 @@ def inspect_provenance(
         raise BadInputError(f"{p} is not a file")
     if max_frames < 1:
         raise BadInputError(f"max_frames must be >= 1, got {max_frames}")
-    if video_frames is not None and sampling not in ("scan", "even"):
-        raise BadInputError(f"sampling {sampling!r} decodes the file itself; with video_frames use 'scan'")
+    if sampling is None:
+        sampling = "even" if video_frames is None else "scan"
+    if (video_frames is not None) != (sampling == "scan"):
+        raise BadInputError(
+            f"sampling {sampling!r} decodes the file itself; with video_frames use 'scan'"
+            if video_frames is not None
+            else "sampling 'scan' checks frames handed over in video_frames; none were given"
+        )
     if confirm is not None and confirm < 1:
         raise BadInputError(f"confirm must be >= 1, got {confirm}")
     c2 = read_manifest(p, _local_serial)  # the manifest first: cheap, and it names the payload to expect

@@ -230,7 +230,9 @@ def test_auto_precision_is_a_machine_property_and_scores_repeat(
 
 def test_precision_choice_and_options() -> None:
     net = create_model("meso4", image_size=32)
-    m = scan_mod.DetectorModel(net.eval(), {"model": "meso4"}, Path("w"), "0" * 64, crop_size=32, margin=0.1)
+    m = scan_mod.DetectorModel(
+        net=net.eval(), card={"model": "meso4"}, weights=Path("w"), sha256="0" * 64, crop_size=32, margin=0.1
+    )
     assert m.choose_precision("auto") in ("fp32", "bf16")
     crops = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), np.uint8)
     m.choose_precision("fp32")
@@ -311,10 +313,10 @@ def test_report_timeline_stays_small_and_frequency_detectors_show_crops() -> Non
     assert svg.count('fill="#ddd"') == 1  # one merged face-less span
     assert len(svg) < 60_000 and f"{scan_mod_y(0.99):.1f}" in svg  # binned, peak kept
     dct = scan_mod.DetectorModel(
-        create_model("dct-lr", image_size=32).eval(),
-        {"model": "dct-lr", "kind": "k", "family": "detector"},
-        Path("w.safetensors"),
-        "0" * 64,
+        net=create_model("dct-lr", image_size=32).eval(),
+        card={"model": "dct-lr", "kind": "k", "family": "detector"},
+        weights=Path("w.safetensors"),
+        sha256="0" * 64,
         crop_size=32,
         margin=0.2,
     )

@@ -73,11 +73,10 @@ class Detector(Protocol):
 
 
 @dataclass
-class DetectorModel:
-    """A loaded detector with its card and the crop policy it expects.
+class LoadedDetector:
+    """What every loaded detector has, whatever runs it: its card, weights and the crop policy it expects.
 
     Attributes:
-        net: the detector (eval mode), returning {"logits", "probs", "features"}.
         card: its model card.
         weights: the .safetensors file.
         sha256: SHA-256 of the weights.
@@ -87,9 +86,9 @@ class DetectorModel:
         precision: "fp32" or "bf16" (autocast), set by `choose_precision`.
         align_size: side the face is aligned at before it is resized to `crop_size` (the card's crop size,
             when its training crops were made larger than the model input); None = aligned at `crop_size`.
+        device: where it runs.
     """
 
-    net: nn.Module
     card: dict[str, Any]
     weights: Path
     sha256: str
@@ -103,6 +102,14 @@ class DetectorModel:
     @property
     def name(self) -> str:
         return str(self.card.get("name") or self.card.get("model"))
+
+
+@dataclass(kw_only=True)
+class DetectorModel(LoadedDetector):
+    """A detector run by torch: `net` (eval mode) returns {"logits", "probs", "features"}; the other
+    attributes are `LoadedDetector`'s."""
+
+    net: nn.Module
 
     @property
     def backend(self) -> str:

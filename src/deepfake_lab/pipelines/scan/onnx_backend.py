@@ -33,7 +33,13 @@ import numpy as np
 from deepfake_lab.errors import BadInputError, DeepfakeLabError, OptionError, Ref
 from deepfake_lab.fsutil import sha256_file
 from deepfake_lab.models.cards import read_card
-from deepfake_lab.pipelines.scan.detector import DetectorModel, crop_policy, load_torch_detector, summary_dict
+from deepfake_lab.pipelines.scan.detector import (
+    DetectorModel,
+    LoadedDetector,
+    crop_policy,
+    load_torch_detector,
+    summary_dict,
+)
 
 __all__ = [
     "OnnxDetector",
@@ -104,40 +110,23 @@ def _session(path: Path, threads: int) -> Any:
         raise OnnxRefused(f"onnxruntime cannot load {path.name} ({str(exc).splitlines()[0][:160]})") from None
 
 
-@dataclass
-class OnnxDetector:
+@dataclass(kw_only=True)
+class OnnxDetector(LoadedDetector):
     """A detector run by ONNX Runtime, with the attributes and methods of the scanner's `DetectorModel`.
 
-    Attributes:
+    Attributes (besides `LoadedDetector`'s; `sha256` is that of the .safetensors the ONNX file was exported
+    from, what `summary()` reports, as for the torch model; `precision` is always "fp32"):
         session: the `onnxruntime.InferenceSession` (input "input" [B, C, S, S] float32 in [0, 1]; output "probs").
-        card: the model card.
-        weights: the .safetensors the ONNX file was exported from.
-        sha256: SHA-256 of `weights` (what `summary()` reports, as the torch model).
         onnx: the .onnx file; `onnx_sha256` its verified SHA-256.
-        crop_size, align_size, margin, channels: the crop policy (see `crop_policy`).
-        precision: always "fp32".
         threads: intra-op threads of the session.
     """
 
     session: Any
-    card: dict[str, Any]
-    weights: Path
-    sha256: str
     onnx: Path
     onnx_sha256: str
-    crop_size: int
-    margin: float
-    channels: int = 3
-    precision: str = "fp32"
-    align_size: int | None = None
-    device: str = "cpu"
     threads: int = 1
     backend: str = field(default="onnxruntime", init=False)
     _torch: DetectorModel | None = field(default=None, init=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        return str(self.card.get("name") or self.card.get("model"))
 
     def prepare(self, crops: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 RGB -> [N, C, S, S] float32 in [0, 1] (C-contiguous)."""
