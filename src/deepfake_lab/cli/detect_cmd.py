@@ -89,6 +89,7 @@ class _RichScanProgress(ScanProgress):
         )
 
     def file_finished(self, result: FileScan) -> None:
+        startup_done()  # also when a file failed before any frame was scored
         if result.status in ("error", "partial"):
             self.console.print(f"error: {result.message}", markup=False, highlight=False, soft_wrap=True)
         if self.task is not None:
