@@ -1,5 +1,5 @@
 """CLI start-up stays light: `--help` (top level and every subcommand), `--version` and `models` never import
-the heavy stack (torch, SciPy, scikit-learn, mediapipe, OpenCV, PyAV)."""
+the heavy stack (torch, SciPy, scikit-learn, mediapipe, OpenCV, PyAV) nor the corpus downloader."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from deepfake_lab.models.catalogue import list_models
 from deepfake_lab.models.infos import model_infos
 from deepfake_lab.registry import MODELS
 
-HEAVY = ("torch", "scipy", "sklearn", "mediapipe", "cv2", "av")
+HEAVY = ("torch", "scipy", "sklearn", "mediapipe", "cv2", "av", "deepfake_lab.data.fetch.download")
 
 # Runs in a fresh interpreter: every command path of the click app gets `--help`, then `models` runs;
 # prints the command paths it tried and the heavy modules loaded, as JSON.

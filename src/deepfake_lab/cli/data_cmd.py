@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from deepfake_lab.cli.options import DATA_ENV
-from deepfake_lab.data.fetch import ITEMS, FetchResult, data_root, fetch, human_size, load_manifest
+from deepfake_lab.data.fetch import ITEMS, data_root, load_manifest
+
+if TYPE_CHECKING:  # the download module loads in the commands that fetch (fast `--help`)
+    from deepfake_lab.data.fetch import FetchResult
 
 data_app = typer.Typer(
     name="data",
@@ -28,6 +32,8 @@ def _split_names(only: list[str] | None) -> list[str] | None:
 
 
 def _summary(results: list[FetchResult]) -> Table:
+    from deepfake_lab.data.fetch import human_size
+
     table = Table(title="data fetch")
     table.add_column("item")
     table.add_column("status")
@@ -53,6 +59,8 @@ def fetch_cmd(
     strict: bool = typer.Option(False, "--strict", help="Exit with code 1 when any item was skipped."),
 ) -> None:
     """Download (or verify) the sample corpus into the cache; present, intact items are not re-downloaded."""
+    from deepfake_lab.data.fetch import fetch
+
     base = root if root is not None else data_root()
     err = Console(stderr=True)
     err.print(f"data cache: {base}")
@@ -65,6 +73,7 @@ def fetch_cmd(
 @data_app.command("list")
 def list_cmd(root: Path | None = typer.Option(None, "--root", envvar=DATA_ENV, help=_ROOT_HELP)) -> None:
     """Show which corpus items are in the cache (people, licence, files, size) and how to get the missing ones."""
+    from deepfake_lab.data.fetch import human_size
     from deepfake_lab.data.realfaces import IDENTITY_SPLITS, identities, people_summary
 
     base = root if root is not None else data_root()

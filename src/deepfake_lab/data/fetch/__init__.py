@@ -22,14 +22,18 @@ from deepfake_lab.data.fetch.cache import (
     write_manifest,
 )
 from deepfake_lab.data.fetch.catalogue import ITEMS, ItemSpec
-from deepfake_lab.data.fetch.download import (
-    Download,
-    FetchResult,
-    FetchUnavailable,
-    download_archive,
-    fetch,
-    human_size,
-)
+
+# `download` (tarfile, zipfile, email, subprocess: ~20 ms) loads on first use of one of its names (PEP 562), so
+# the CLI, which lists the items in its help, starts without it.
+_DOWNLOAD_NAMES = frozenset({"Download", "FetchResult", "FetchUnavailable", "download_archive", "fetch", "human_size"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _DOWNLOAD_NAMES:
+        from deepfake_lab.data.fetch import download
+
+        return getattr(download, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ITEMS",
