@@ -190,10 +190,11 @@ def h264_roundtrip(x: ImageLike, crf: int, *, preset: str = "ultrafast") -> Imag
         for packet in stream.encode(None):
             out.mux(packet)
     buf.seek(0)
-    decoded = []
+    from deepfake_lab.video.reader import rgb_converter
+
+    to_rgb = rgb_converter()
     with av.open(buf, mode="r", format="h264") as inp:
-        for frame in inp.decode(video=0):
-            decoded.append(frame.to_ndarray(format="rgb24"))
+        decoded = [to_rgb(frame) for frame in inp.decode(video=0)]
     if len(decoded) != n:
         raise RuntimeError(f"H.264 round trip returned {len(decoded)} frames for {n}")
     y = _from_uint8_hwc(np.stack(decoded))[:, :, :h, :w]
