@@ -23,17 +23,21 @@ def main() -> None:
     ap.add_argument("data", help="training folder (real/ and fake/)")
     ap.add_argument("run", type=Path, help="new run directory")
     ap.add_argument("steps", type=int, help="more steps")
+    ap.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (cosine schedule, 10 warm-up steps)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of the training step")
     args = ap.parse_args()
     init, data, run, steps = args.init, args.data, args.run, args.steps
-    over = [f"data.name={data}", f"train.steps={steps}", "optim.lr=0.00005", "optim.warmup_steps=10",
-            "train.checkpoint_every=50", "train.log_every=25"]  # fmt: skip
+    over = [f"data.name={data}", f"train.steps={steps}", f"optim.lr={args.lr}", "optim.warmup_steps=10",
+            f"train.threads={args.threads}", "train.checkpoint_every=50", "train.log_every=25"]  # fmt: skip
     cfg = build_run_config("detector-default", overrides=over)
     cfg.task_kwargs = {**cfg.task_kwargs, "pretrained": ""}  # the weights come from INIT_EXPORT
-    cmd = f"python scripts/finetune_detector.py {init} {data} {run} {steps}"
+    cmd = f"python scripts/finetune_detector.py {init} {data} {run} {steps} --lr {args.lr} --threads {args.threads}"
     trainer = Trainer(cfg, run, progress=False, tensorboard=False, command=cmd)
-    model, _ = load_exported(init)
-    trainer.model.load_state_dict(model.state_dict())
-    print(trainer.fit())
+    resume = trainer.checkpoint_path.exists()  # an interrupted run continues from its checkpoint
+    if not resume:
+        model, _ = load_exported(init)
+        trainer.model.load_state_dict(model.state_dict())
+    print(trainer.fit(resume=resume))
 
 
 if __name__ == "__main__":
