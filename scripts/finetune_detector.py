@@ -25,13 +25,17 @@ def main() -> None:
     ap.add_argument("steps", type=int, help="more steps")
     ap.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (cosine schedule, 10 warm-up steps)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the training step")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="more config overrides, as `train --set` (e.g. task_kwargs.h264_p=0.5)")  # fmt: skip
     args = ap.parse_args()
     init, data, run, steps = args.init, args.data, args.run, args.steps
     over = [f"data.name={data}", f"train.steps={steps}", f"optim.lr={args.lr}", "optim.warmup_steps=10",
-            f"train.threads={args.threads}", "train.checkpoint_every=50", "train.log_every=25"]  # fmt: skip
+            f"train.threads={args.threads}", "train.checkpoint_every=50", "train.log_every=25", *args.set]  # fmt: skip
     cfg = build_run_config("detector-default", overrides=over)
     cfg.task_kwargs = {**cfg.task_kwargs, "pretrained": ""}  # the weights come from INIT_EXPORT
+    sets = "".join(f" --set {kv}" for kv in args.set)
     cmd = f"python scripts/finetune_detector.py {init} {data} {run} {steps} --lr {args.lr} --threads {args.threads}"
+    cmd += sets
     trainer = Trainer(cfg, run, progress=False, tensorboard=False, command=cmd)
     resume = trainer.checkpoint_path.exists()  # an interrupted run continues from its checkpoint
     if not resume:
