@@ -122,3 +122,22 @@ def test_h264_augmentation_buys_robustness_to_h264(tmp_path):
         aucs[name] = Trainer(cfg, tmp_path / name, progress=False, tensorboard=False).fit().eval
     assert aucs["clean"]["eval_auc"] > 0.95 and aucs["aug"]["eval_auc"] > 0.95
     assert aucs["aug"]["eval_auc_h264crf35"] > aucs["clean"]["eval_auc_h264crf35"]
+
+
+def test_probe_steps_train_only_the_head_first_then_everything(tmp_path, toy_folder):
+    # LP-FT: the first `probe_steps` steps leave the backbone (features.*) as it was, then it learns too
+    cfg = _cfg(toy_folder, "mobilenet-v2", 2, model_kwargs={"image_size": 32}, task_kwargs={"probe_steps": 2})
+    cfg.train.batch_size = 8
+    trainer = Trainer(cfg, tmp_path / "probe", progress=False, tensorboard=False)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.fit()
+    after = dict(trainer.model.named_parameters())
+    assert all(torch.equal(before[n], after[n]) for n in before if n.startswith("features."))
+    assert not torch.equal(before["classifier.1.weight"], after["classifier.1.weight"])
+    task = trainer.task
+    task.phases(1)
+    assert not any(p.requires_grad for p in task.backbone)
+    task.phases(2)
+    assert all(p.requires_grad for p in task.backbone)
+    with pytest.raises(BadInputError, match="probe_steps"):
+        type(task)(trainer.model, probe_steps=3, backbone_prefix="nothing.")

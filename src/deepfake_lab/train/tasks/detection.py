@@ -205,6 +205,10 @@ class DetectionTask(Task):
             self_blend_p : xray_p.
         flip_p: probability of a horizontal flip of each training image.
         crop_scale: random square crop of this fraction of the side (random position), resized back.
+        probe_steps: for the first N steps only the parameters outside `backbone_prefix` learn (a linear probe
+            on the pretrained features), then all of them: LP-FT (Kumar et al., ICLR 2022), which keeps more of the
+            pretrained features for data unlike the (few) training people. 0 = fine-tune all from the start.
+        backbone_prefix: parameter-name prefix of the backbone (torchvision MobileNetV2: ``features.``).
     """
 
     def __init__(
@@ -233,6 +237,8 @@ class DetectionTask(Task):
         paired: bool = False,
         flip_p: float = 0.0,
         crop_scale: Sequence[float] = (1.0, 1.0),
+        probe_steps: int = 0,
+        backbone_prefix: str = "features.",
     ) -> None:
         if not (0 <= self_blend_p <= 1 and 0 <= xray_p <= 1 and self_blend_p + xray_p <= 1):
             raise BadInputError(f"self_blend_p, xray_p: probabilities with sum <= 1, got {self_blend_p}, {xray_p}")
@@ -263,11 +269,18 @@ class DetectionTask(Task):
         )  # fmt: skip
         self.eval_degradations = bool(eval_degradations)
         self.rng = np.random.default_rng(seed)
+        self.probe_steps = int(probe_steps)
+        self.backbone = [p for n, p in model.named_parameters() if n.startswith(backbone_prefix)]
+        if self.probe_steps < 0 or (self.probe_steps and not self.backbone):
+            raise BadInputError(f"probe_steps needs >= 0 and parameters named {backbone_prefix}*, got {probe_steps}")
 
     def setup(self, data: ImageDataset) -> None:
         check_real_fake(data)
 
     def phases(self, step: int) -> list[Phase]:
+        if self.probe_steps:  # frozen parameters get no gradient, so the optimizer leaves them (and their moments)
+            for p in self.backbone:
+                p.requires_grad_(step >= self.probe_steps)
         return [Phase("detect", "main", self._loss)]
 
     def _loss(self, batch: Batch) -> dict[str, Tensor]:
