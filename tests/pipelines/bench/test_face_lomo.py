@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from deepfake_lab.errors import BadInputError
-from deepfake_lab.pipelines.bench.face_lomo import FACE_METHODS, link_training_folder, lomo_table, lomo_task_kwargs
+from deepfake_lab.pipelines.bench.face_lomo import (
+    FACE_METHODS,
+    link_training_folder,
+    lomo_table,
+    lomo_task_kwargs,
+    write_blend_files,
+)
 
 RECIPE = {"self_blend_p": 0.6, "xray_p": 0.4, "paired": True, "jpeg_p": 0.3}
 
@@ -73,3 +79,30 @@ def test_lomo_table_takes_each_left_out_models_auc_on_its_own_method() -> None:
     assert t2["levels"] == ["c0", "c23"] and "drop" not in t2
     with pytest.raises(BadInputError):
         lomo_table({})
+
+
+def test_write_blend_files_makes_seeded_blends_of_the_reals(tmp_path) -> None:
+    import cv2
+    import numpy as np
+
+    from deepfake_lab.faces.pseudo_fake import template_landmarks
+
+    real = tmp_path / "real"
+    real.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(3):  # faces: a bright template-shaped blob on textured backgrounds of different colours
+        img = np.clip(rng.normal(60 + 40 * k, 20, (64, 64, 3)), 0, 255).astype(np.uint8)
+        cv2.fillConvexPoly(img, cv2.convexHull(template_landmarks(64, 0.1).astype(np.int32)), (200, 170, 150))
+        cv2.imwrite(str(real / f"r{k}.png"), img)
+    assert write_blend_files(real, tmp_path / "a", 4, self_blend_share=0.5, margin=0.1, seed=1) == 4
+    write_blend_files(real, tmp_path / "b", 4, self_blend_share=0.5, margin=0.1, seed=1)
+    files = sorted((tmp_path / "a").iterdir())
+    assert len(files) == 4 and [f.name for f in files] == sorted(f.name for f in (tmp_path / "b").iterdir())
+    originals = {f.stem: cv2.imread(str(f)) for f in real.iterdir()}
+    for f in files:
+        img = cv2.imread(str(f))
+        assert (tmp_path / "b" / f.name).read_bytes() == f.read_bytes()  # seeded
+        src = originals[f.stem.split("_", 2)[2]]
+        assert img.shape == src.shape and not np.array_equal(img, src)  # a blend, not a copy
+    with pytest.raises(BadInputError, match="at least 2"):
+        write_blend_files(tmp_path / "a" / "..", tmp_path / "c", 1, self_blend_share=1.0, margin=0.1)

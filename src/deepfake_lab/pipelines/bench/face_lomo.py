@@ -5,7 +5,9 @@ that says how it would do on a method that appears after it shipped. The face be
 ways for training (`train.tasks.detection`): `graphics-swap` fakes are files in the training folder, the blends
 (`self-blend`, `xray-blend`) are made on the fly from its reals. So leaving a method out means:
 
-- `graphics-swap`: a training folder without `fake/graphics-swap` (`link_training_folder`);
+- `graphics-swap`: a training folder without `fake/graphics-swap` (`link_training_folder`), given as many
+  pre-made blends of its reals instead (`write_blend_files`: the detector's evaluation split needs fakes as
+  files, and the reference keeps the same number of file fakes);
 - `self-blend` / `xray-blend`: its probability moved to the other blend, so the same share of reals still
   becomes a pseudo-fake (`lomo_task_kwargs`).
 
@@ -80,6 +82,40 @@ def link_training_folder(src: Path | str, dst: Path | str, left_out: str | None)
         counts[str(sub)] = len(files)
     (dst / ".lomo").write_text(f"{src} without {left_out}\n")
     return counts
+
+
+def write_blend_files(
+    real_dir: Path | str, out_dir: Path | str, n: int, *, self_blend_share: float, margin: float, seed: int = 0
+) -> int:
+    """Write `n` pseudo-fakes of randomly drawn crops of `real_dir` into `out_dir` as PNG.
+
+    Each is a self-blend with probability `self_blend_share`, else a Face X-ray blend with another random real
+    (`faces.pseudo_fake`, template landmarks of crops aligned with `margin`). Seeded: the same files every time.
+
+    Returns:
+        the number of files written.
+    """
+    import cv2
+
+    from deepfake_lab.faces.pseudo_fake import self_blend, template_landmarks, xray_blend
+
+    reals = sorted(f for f in Path(real_dir).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    if len(reals) < 2:
+        raise BadInputError(f"{real_dir}: need at least 2 real crops to blend, found {len(reals)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        i, j = rng.choice(len(reals), 2, replace=False)
+        img = cv2.cvtColor(cv2.imread(str(reals[i]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        pts = template_landmarks(img.shape[0], margin)
+        if rng.random() < self_blend_share:
+            fake, _ = self_blend(img, pts, rng)
+        else:
+            other = cv2.cvtColor(cv2.imread(str(reals[j]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            fake, _ = xray_blend(img, cv2.resize(other, img.shape[1::-1]), pts, rng)
+        cv2.imwrite(str(out / f"blend_{k:05d}_{reals[i].stem}.png"), cv2.cvtColor(fake, cv2.COLOR_RGB2BGR))
+    return n
 
 
 def lomo_table(left_out_reports: dict[str, dict[str, Any]], reference: dict[str, Any] | None = None) -> dict[str, Any]:
