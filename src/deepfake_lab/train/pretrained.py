@@ -25,6 +25,7 @@ __all__ = ["PRETRAINED", "load_pretrained_backbone", "backbone_state"]
 # data item -> (file in the item, prefix of the checkpoint keys kept, attribute of the detector they fill)
 PRETRAINED: dict[str, tuple[str, str, str]] = {
     "mobilenet-v2-imagenet": ("mobilenet_v2-b0353104.pth", "features.", "features"),
+    "efficientnet-lite0-imagenet": ("efficientnet-lite0-57934424.pth", "", "backbone"),  # its _fc is not kept
 }
 
 

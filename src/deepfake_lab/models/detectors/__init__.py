@@ -4,15 +4,32 @@ All detectors share one output contract (see `base.py`): forward(x [B, 3, H, W] 
 {"logits": [B], "probs": [B] (probability of FAKE), "features": [B, F]}.
 """
 
-from deepfake_lab.models.detectors import efficientnet, frequency, meso, mobilenet, resnet, xception  # noqa: F401
+from deepfake_lab.models.detectors import (  # noqa: F401
+    efficientnet,
+    efficientnet_lite,
+    frequency,
+    meso,
+    mobilenet,
+    resnet,
+    xception,
+)
 from deepfake_lab.models.detectors.efficientnet import EfficientNetDetector
+from deepfake_lab.models.detectors.efficientnet_lite import EfficientNetLite0Detector
 from deepfake_lab.models.detectors.frequency import DCTDetector, FrequencyDetector, SpectrumDetector
 from deepfake_lab.models.detectors.meso import MesoNet
 from deepfake_lab.models.detectors.mobilenet import MobileNetV2Detector
 from deepfake_lab.models.detectors.resnet import ResNetDetector
 from deepfake_lab.models.detectors.xception import XceptionDetector
 
-CNN_DETECTORS = ("meso4", "meso-inception4", "xception", "efficientnet-b0", "resnet18", "mobilenet-v2")
+CNN_DETECTORS = (
+    "meso4",
+    "meso-inception4",
+    "xception",
+    "efficientnet-b0",
+    "efficientnet-lite0",
+    "resnet18",
+    "mobilenet-v2",
+)
 FREQUENCY_DETECTORS = ("spectrum-lr", "dct-lr")
 
 __all__ = [
@@ -20,6 +37,7 @@ __all__ = [
     "FREQUENCY_DETECTORS",
     "DCTDetector",
     "EfficientNetDetector",
+    "EfficientNetLite0Detector",
     "FrequencyDetector",
     "MesoNet",
     "MobileNetV2Detector",
