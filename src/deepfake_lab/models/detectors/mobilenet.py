@@ -96,6 +96,15 @@ def mobilenet_v2_features(depth: int = 19) -> nn.Sequential:
     return nn.Sequential(*blocks[:depth])
 
 
+def heads_output(pool: nn.Module, classifier: nn.Module, h: Tensor, mask: Tensor | None) -> dict[str, Tensor]:
+    """The contract dict from last features h [B, C, h, w]: pooled -> classifier logit, plus ``mask`` if given."""
+    f = pool(h).flatten(1)
+    out = detector_output(classifier(f), f)
+    if mask is not None:
+        out["mask"] = mask
+    return out
+
+
 def _out_channels(features: nn.Sequential) -> int:
     last = features[-1]
     convs = [m for m in last.modules() if isinstance(m, nn.Conv2d)]
@@ -146,11 +155,7 @@ class MobileNetV2Detector(nn.Module):
             h = block(h)
             if i == MASK_BLOCK and self.mask is not None:
                 mask = self.mask(h)  # here, so that the last convolution run is the backbone's (Grad-CAM)
-        f = self.pool(h).flatten(1)
-        out = detector_output(self.classifier(f), f)
-        if mask is not None:
-            out["mask"] = mask
-        return out
+        return heads_output(self.pool, self.classifier, h, mask)
 
 
 @register_model("mobilenet-v2", family="detector", task="detection", conv=True)
