@@ -27,6 +27,7 @@ SMALL = {
     "efficientnet-b0": {"image_size": 64, "width": 0.25, "depth": 0.5, "head_channels": 128},
     "resnet18": {"image_size": 64, "width": 8, "small_stem": True},
     "mobilenet-v2": {"image_size": 64},
+    "efficientnet-lite0": {"image_size": 64},
     "spectrum-lr": {"n_bins": 16},
     "dct-lr": {},
 }
