@@ -106,6 +106,7 @@ def test_swap_uses_the_trained_model_and_guard_passes_faces_through(trained_run:
     assert code == 0, text
     side = json.loads((tmp_path / "kept.png.json").read_text())
     assert side["faces_replaced"] == 0 and side["faces_passed_through"] == 1
+    assert "every face was passed through" in text and "no face found" not in text  # the face was found
     face = side["passed_through"][0]["faces"][0]
     assert face["reason"] == "pose_out_of_range" and face["pose_distance"] > 1
     original = cv2.imread(str(image))

@@ -116,7 +116,8 @@ def register(app: typer.Typer) -> None:
                 f"(reasons in the sidecar's passed_through; --swap-all to swap them anyway)"
             )
         if report.frames_replaced == 0:
-            console.print(f"[yellow]warning:[/] no face found in {source}; the output is the unchanged input")
+            why = "every face was passed through (above)" if report.faces_passed_through else "no face found"
+            console.print(f"[yellow]warning:[/] {why} in {source}; the output is the unchanged input")
         if report.incomplete:
             console.print(
                 f"error: {source}: {report.incomplete} (the decodable frames were swapped; {report.output} holds "
