@@ -97,9 +97,11 @@ def write_blend_files(
     """
     import cv2
 
+    from deepfake_lab.data.datasets import IMAGE_SUFFIXES
     from deepfake_lab.faces.pseudo_fake import self_blend, template_landmarks, xray_blend
+    from deepfake_lab.video.image import read_image
 
-    reals = sorted(f for f in Path(real_dir).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    reals = sorted(f for f in Path(real_dir).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if len(reals) < 2:
         raise BadInputError(f"{real_dir}: need at least 2 real crops to blend, found {len(reals)}")
     out = Path(out_dir)
@@ -107,13 +109,12 @@ def write_blend_files(
     rng = np.random.default_rng(seed)
     for k in range(n):
         i, j = rng.choice(len(reals), 2, replace=False)
-        img = cv2.cvtColor(cv2.imread(str(reals[i]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        img = read_image(reals[i])
         pts = template_landmarks(img.shape[0], margin)
         if rng.random() < self_blend_share:
             fake, _ = self_blend(img, pts, rng)
         else:
-            other = cv2.cvtColor(cv2.imread(str(reals[j]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-            fake, _ = xray_blend(img, cv2.resize(other, img.shape[1::-1]), pts, rng)
+            fake, _ = xray_blend(img, cv2.resize(read_image(reals[j]), img.shape[1::-1]), pts, rng)
         cv2.imwrite(str(out / f"blend_{k:05d}_{reals[i].stem}.png"), cv2.cvtColor(fake, cv2.COLOR_RGB2BGR))
     return n
 
