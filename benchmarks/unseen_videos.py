@@ -23,6 +23,7 @@ from _common import append_results
 
 from deepfake_lab.data.fetch.cache import item_dir
 from deepfake_lab.data.realfaces import PEOPLE, VIDEOS, split_of
+from deepfake_lab.metrics.calibration import verdict_for
 
 
 def main() -> None:
@@ -51,9 +52,8 @@ def main() -> None:
                     continue
                 scan = json.loads(out.read_text())
                 f, bands = scan["files"][0], scan["verdicts"]
-                probs = [fr["prob"] for fr in f.get("frames", []) if fr.get("prob") is not None]
-                n_man = sum(q >= bands["threshold"] for q in probs)
-                n_unc = sum(bands["authentic_below"] <= q < bands["threshold"] for q in probs)
+                verdicts = [verdict_for(fr["prob"], bands) for fr in f.get("frames", []) if fr.get("prob") is not None]
+                n_man, n_unc = verdicts.count("manipulated"), verdicts.count("uncertain")
                 score = f"{f['score']:.4f}" if f.get("score") is not None else "–"
                 lines.append(
                     f"| {item}/{name} | {who} | {role}{' (trained on)' if role == 'train' else ''} | "
