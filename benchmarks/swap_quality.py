@@ -13,7 +13,8 @@ transfer → feathered blend), then:
   for the source (1 = as steady as the source), over consecutive held-out frames;
 - sharpness: variance of the Laplacian (grey) over the inner face (hull of the 51 inner landmarks: brows,
   eyes, nose, mouth) of the swapped frame divided by the same in the source frame; median over frames
-  (1 = as sharp as the source);
+  (1 = as sharp as the source); `sharpness_ceiling`: the same for the source face itself aligned at the model's
+  size and pasted back (what a perfect decoder of that size would reach on these frames);
 - seam: mean gradient magnitude (Sobel, grey) along the paste-back border (where the blend mask is between
   0.05 and 0.95, in the frame) in the swapped frame divided by the same pixels in the source frame; median
   over frames (1 = no edge added; a visible seam raises it);
@@ -58,6 +59,7 @@ from deepfake_lab.faces import (  # noqa: E402
     align_face,
     create_detector,
     face_mask,
+    paste_back,
     transform_points,  # noqa: E402
 )
 from deepfake_lab.losses.ssim import ssim  # noqa: E402
@@ -184,6 +186,7 @@ def run(
             tgt = "b" if src_id == "a" else "a"
             swappers = {v: FaceSwapper(sm, SwapOptions(to=tgt, **kw)) for v, kw in variants.items()}
             acc = {v: defaultdict(list) for v in variants}
+            ceiling: list[float] = []
             counts = {v: {"frames": 0, "faces": 0, "passed": 0, "t_swap": 0.0} for v in variants}
             by_source: dict[str, list[int]] = defaultdict(list)
             for r in fs.records:
@@ -207,6 +210,8 @@ def run(
                         mask = face_mask(al_in.to_crop(l_in), (256, 256))
                         inv = np.linalg.inv(np.vstack([al_in.matrix, [0, 0, 1]]))[:2]
                         full = cv2.warpAffine(mask, inv, f.image.shape[1::-1]) > 0.5
+                        own = align_face(f.image, fin.mesh, s, sm.margin)
+                        ceiling.append(sharpness_ratio(f.image, paste_back(f.image, own.image, own.matrix), l_in))
                         for v, swapper in swappers.items():
                             a, c = acc[v], counts[v]
                             t0 = time.perf_counter()
@@ -239,6 +244,7 @@ def run(
                                     a["flick_out"].append(np.abs(out.astype(np.float32) - po)[both].mean())
                                     a["flick_src"].append(np.abs(f.image.astype(np.float32) - pi)[both].mean())
                             prev[v] = (f.image.astype(np.float32), out.astype(np.float32), full)
+            res[f"{src_id}2{tgt}_sharpness_ceiling"] = float(np.nanmedian(ceiling)) if ceiling else float("nan")
             for v in variants:
                 a, c = acc[v], counts[v]
                 key = f"{v}/{src_id}2{tgt}" if v else f"{src_id}2{tgt}"
@@ -317,7 +323,8 @@ def main() -> None:
             "dlib_* = dlib 128-d embeddings ([metrics] extra); p_target_identity / cos_to_target_mean = the "
             "PCA + logistic-regression fallback fitted on the facesets' training crops; NME = landmark error / "
             "outer-eye distance; flicker_ratio = in-mask frame-to-frame change of the swap / of the source; "
-            "sharpness_ratio = inner-face variance of the Laplacian, swapped / source (median); seam_gradient_ratio = "
+            "sharpness_ratio = inner-face variance of the Laplacian, swapped / source (median); sharpness_ceiling = "
+            "the same for the source face aligned at the model's size and pasted back; seam_gradient_ratio = "
             "gradient magnitude along the paste-back border, swapped / source (median); guard_passed_through = "
             "faces the swap guard left untouched.",
         ]

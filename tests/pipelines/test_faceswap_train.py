@@ -131,6 +131,29 @@ def test_init_from_copies_weights_and_adds_a_fresh_mask_channel(trained_run: Pat
         init_from_export(create_model("swap-lite", image_size=128, learn_mask=True), src)
 
 
+def test_init_from_grows_a_model_with_one_more_decoder_stage(trained_run: Path) -> None:
+    """A 128 px model whose encoder sees the crop pooled to 64 px starts from the 64 px run: the encoder and the
+    three shared decoder stages are copied, the new stage and the output conv keep their fresh weights."""
+    from deepfake_lab.models.swap.original import SwapAutoencoder
+    from deepfake_lab.train.checkpoint import load_exported
+
+    src = trained_run / "export" / "model.safetensors"
+    ref, _ = load_exported(src)
+    net = SwapAutoencoder(image_size=128, channels=(32, 64, 128, 256), latent_dim=256, up_channels=128,
+                          decoder_channels=(128, 64, 32, 16), learn_mask=True, input_pool=2)  # fmt: skip
+    fresh = {k: v.clone() for k, v in net.state_dict().items() if ".ups.3." in k or ".out." in k}
+    n = init_from_export(net, src)
+    state = net.state_dict()
+    assert n == len(state) - len(fresh)
+    for k, v in ref.state_dict().items():
+        if ".out." not in k:
+            assert torch.equal(state[k], v), k
+    assert all(torch.equal(state[k], v) for k, v in fresh.items())
+    assert net.decode(net.encode(torch.rand(1, 3, 128, 128)), "a").shape == (1, 4, 128, 128)
+    with pytest.raises(BadInputError, match="do not match"):  # same stages, another size: still refused
+        init_from_export(create_model("swap-lite", image_size=128, learn_mask=True), src)
+
+
 def test_faceswap_train_options_are_checked(tmp_path) -> None:
     for bad in (FaceswapTrainOptions(model="ae-dense"), FaceswapTrainOptions(steps=0),
                 FaceswapTrainOptions(image_size=60), FaceswapTrainOptions(precision="fp16")):  # fmt: skip

@@ -61,6 +61,23 @@ def test_swap_128_outputs_rgb_and_mask_at_128_px_and_trains() -> None:
     assert 2 * full < 25e6  # the budget: <= 25 MB as fp16 safetensors
 
 
+def test_swap_256_draws_at_256_px_from_a_128_px_code() -> None:
+    assert "swap-256" in list_models("swap")
+    m = create_model("swap-256", width=8)
+    x = torch.rand(2, 3, 256, 256)
+    h = m.encode(x)
+    assert h.shape[-1] == 16  # the encoder saw the crop pooled to 128 px: the same code map as swap-128
+    assert torch.equal(h, m.encoder(torch.nn.functional.avg_pool2d(x, 2)))
+    ya = m.decode(h, "a")
+    assert ya.shape == (2, 4, 256, 256) and len(m.decoders["a"].ups) == 4
+    ya.mean().backward()
+    assert all(p.grad is not None for k, p in m.named_parameters() if not k.startswith("decoders.b"))
+    full = sum(p.numel() for p in create_model("swap-256").parameters())
+    assert 2 * full < 25e6  # <= 25 MB as fp16 safetensors
+    with pytest.raises(BadInputError):
+        create_model("swap-256", image_size=240)  # not a multiple of 32
+
+
 # ------------------------------------------------------------------ augmentation
 
 

@@ -41,7 +41,7 @@ def faceswap_train_command(
     ),
     output: Path | None = out_alias(),
     model: SwapModelName = typer.Option("swap-128", "--model", "-m", help="Swap model to train."),
-    size: int | None = typer.Option(None, "--size", help="Face side in pixels (default: the model's, 128 / 64)."),
+    size: int | None = typer.Option(None, "--size", help="Face side in pixels (default: the model's: 128, 256 or 64)."),
     steps: int = typer.Option(5000, "--steps", help="Total training steps (raise it and re-run to train on)."),
     batch_size: int = typer.Option(16, "--batch-size", "-b", help="Faces per identity per step."),
     lr: float = typer.Option(2e-4, "--lr", help="Adam learning rate."),

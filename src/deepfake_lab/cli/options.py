@@ -43,7 +43,7 @@ ColourTransfer = Literal["reinhard", "histogram", "none"]
 BlendMode = Literal["feather", "poisson"]
 Upscaler = Literal["cubic", "lanczos"]  # faces.detail.UPSCALERS
 Compression = Literal["c0", "c23", "c40"]
-SwapModelName = Literal["swap-128", "swap-lite", "swap-original"]  # pipelines.faceswap_train.SWAP_MODELS
+SwapModelName = Literal["swap-128", "swap-256", "swap-lite", "swap-original"]  # pipelines.faceswap_train.SWAP_MODELS
 DEVICE_HELP = "cpu | cuda | cuda:N | auto (CUDA when present)."
 
 # Environment variables read by the library, declared on the options they set.

@@ -36,7 +36,7 @@ from deepfake_lab.train.device import native_precision
 
 __all__ = ["FaceswapTrainOptions", "FaceswapTrainResult", "faceswap_train", "init_from_export"]
 
-SWAP_MODELS = ("swap-128", "swap-lite", "swap-original")
+SWAP_MODELS = ("swap-128", "swap-256", "swap-lite", "swap-original")
 
 
 @dataclass
@@ -44,7 +44,8 @@ class FaceswapTrainOptions:
     """How to extract and train.
 
     Args:
-        model: registered swap model (swap-128: 128 px with a learned mask; swap-lite: 64 px; swap-original).
+        model: registered swap model (swap-128: 128 px with a learned mask; swap-256: the same drawn at 256 px;
+            swap-lite: 64 px; swap-original).
         image_size: model input side (None: the model's default; facesets are extracted at this size).
         steps: total training steps (a resumed run trains up to this many).
         batch_size: faces per identity per step.
@@ -59,7 +60,8 @@ class FaceswapTrainOptions:
         learn_mask: the decoders also predict a face mask (used by `swap` to paste back; all swap models).
         mask_loss: loss of the learned mask channel against the landmark hull: "bce" or "l1".
         init_from: exported swap model to start from (weights of equal shape are copied; a learned-mask
-            channel the source lacks starts fresh): a new pair trains faster from a trained one.
+            channel the source lacks starts fresh; a model with more decoder stages grows from one with
+            fewer): a new pair trains faster from a trained one, swap-256 from a trained swap-128.
         seed: random seed.
         threads: torch threads (None: torch's default).
         device: cpu | cuda | auto.
@@ -147,9 +149,18 @@ def _faceset_for(
     return folder
 
 
+def _decoder_stages(state: dict[str, Any]) -> int:
+    """Number of upscale blocks of decoder "a" in a swap model's state dict."""
+    return len({k.split(".")[3] for k in state if k.startswith("decoders.a.ups.")})
+
+
 def init_from_export(net: Any, path: str | Path) -> int:
-    """Copy the weights of an exported swap model of the same kind and size into `net`; a decoder output conv
-    with fewer channels (RGB only, no learned mask) fills the first channels. Returns the number of tensors copied.
+    """Copy the weights of an exported swap model of the same kind into `net`; returns the number copied.
+
+    Tensors of equal shape are copied. A decoder output conv with fewer channels (RGB only, no learned mask)
+    fills the first channels. Growing: when `net`'s decoders have more upscale stages than the source's (a
+    swap-256 from a swap-128), the source's encoder and stages are copied and the new stages and output conv
+    start fresh.
 
     Raises:
         BadInputError: not a swap model, or any other tensor differs (another architecture or image size).
@@ -161,10 +172,20 @@ def init_from_export(net: Any, path: str | Path) -> int:
     src, _ = load_exported(Path(path), family="swap", what="a face-swap model", hint="give an exported swap model")
     mine = net.state_dict()
     theirs = src.state_dict()
+    n_src = _decoder_stages(theirs)
+    grown = _decoder_stages(mine) > n_src
+
+    def fresh(k: str) -> bool:  # a tensor that exists only because `net` has more decoder stages
+        parts = k.split(".")
+        new_stage = parts[2] == "out" or (parts[2] == "ups" and int(parts[3]) >= n_src)
+        return grown and parts[0] == "decoders" and new_stage
+
     copied, mismatched = 0, []
     with torch.no_grad():
         for k, t in mine.items():
             v = theirs.get(k)
+            if fresh(k):
+                continue
             if v is None:
                 mismatched.append(k)
             elif t.shape == v.shape:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepfake_lab.registry import register_model
@@ -71,11 +72,11 @@ class SwapEncoder(nn.Module):
 
 
 class SwapDecoder(nn.Module):
-    """Feature map [B, c_in, S/8, S/8] -> image [B, 3 (+1 mask), S, S] in [0, 1].
+    """Feature map [B, c_in, H, W] -> image [B, 3 (+1 mask), H·2^n, W·2^n] in [0, 1] (n = len(channels)).
 
     Args:
         in_channels: channels of the encoder's output map.
-        channels: channels of the three pixel-shuffle upscale blocks.
+        channels: channels of the pixel-shuffle upscale blocks (3 for S/8 -> S).
         out_channels: 3 (RGB) or 4 (RGB + learned mask).
     """
 
@@ -97,11 +98,13 @@ class SwapAutoencoder(nn.Module):
     """Shared encoder, decoders "a" and "b".
 
     Args:
-        image_size: side S of the aligned face crops (64 or 128; divisible by 16).
+        image_size: side S of the aligned face crops (64, 128 or 256; divisible by 16 · input_pool).
         channels: encoder conv channels (4 stride-2 stages).
         latent_dim: dense bottleneck width.
         up_channels: channels of the encoder's upscaled map.
-        decoder_channels: channels of the decoders' upscale blocks (3 blocks: S/8 -> S).
+        decoder_channels: channels of the decoders' upscale blocks (3 + log2(input_pool) blocks: S/8/P -> S).
+        input_pool: P; the encoder sees the crop average-pooled P×P (1 or 2). It only has to code pose,
+            expression and lighting, which a half-size crop holds; the decoders still draw at full size.
         learn_mask: decoders output a 4th (mask) channel.
         crop_margin: the alignment margin of the crops the model is trained on (`faces.align_face`); kept
             so that conversion aligns faces the same way. Not used by `forward`.
@@ -117,17 +120,23 @@ class SwapAutoencoder(nn.Module):
         decoder_channels: Sequence[int] = (256, 128, 64),
         learn_mask: bool = False,
         crop_margin: float = 0.1,
+        input_pool: int = 1,
     ) -> None:
         super().__init__()
-        if image_size % 16 or image_size < 32:
-            raise ValueError(f"image_size must be a multiple of 16 and >= 32, got {image_size}")
-        if len(channels) != 4 or len(decoder_channels) != 3:
-            raise ValueError("channels needs 4 entries and decoder_channels 3 (S -> S/16 -> S)")
+        if input_pool not in (1, 2):
+            raise ValueError(f"input_pool must be 1 or 2, got {input_pool}")
+        if image_size % (16 * input_pool) or image_size < 32 * input_pool:
+            m = 16 * input_pool
+            raise ValueError(f"image_size must be a multiple of {m} and >= {2 * m}, got {image_size}")
+        n_up = 3 + input_pool.bit_length() - 1
+        if len(channels) != 4 or len(decoder_channels) != n_up:
+            raise ValueError(f"channels needs 4 entries and decoder_channels {n_up} (S/P -> S/P/16 -> S)")
         self.image_size = int(image_size)
         self.learn_mask = bool(learn_mask)
         self.crop_margin = float(crop_margin)
+        self.input_pool = int(input_pool)
         self.encoder = SwapEncoder(
-            image_size=image_size, channels=channels, latent_dim=latent_dim, up_channels=up_channels
+            image_size=image_size // input_pool, channels=channels, latent_dim=latent_dim, up_channels=up_channels
         )
         out_c = 4 if learn_mask else 3
         self.decoders = nn.ModuleDict(
@@ -135,8 +144,8 @@ class SwapAutoencoder(nn.Module):
         )
 
     def encode(self, x: Tensor) -> Tensor:
-        """x: [B, 3, S, S] in [0, 1] -> shared code map [B, up_channels, S/8, S/8]."""
-        return self.encoder(x)
+        """x: [B, 3, S, S] in [0, 1] -> shared code map [B, up_channels, S/8/P, S/8/P]."""
+        return self.encoder(F.avg_pool2d(x, self.input_pool) if self.input_pool > 1 else x)
 
     def decode(self, h: Tensor, identity: str) -> Tensor:
         """Code map -> [B, 3 or 4, S, S] in [0, 1] with the decoder of `identity` ("a" or "b")."""
@@ -206,4 +215,34 @@ def swap_128(
     """
     return swap_lite(
         image_size=image_size, latent_dim=latent_dim, width=width, learn_mask=learn_mask, crop_margin=crop_margin
+    )
+
+
+@register_model("swap-256", family="swap", task="swap", conv=True, task_defaults={"mask_loss": "bce"})
+def swap_256(
+    *,
+    image_size: int = 256,
+    latent_dim: int = 192,
+    width: int = 32,
+    learn_mask: bool = True,
+    crop_margin: float = 0.1,
+) -> SwapAutoencoder:
+    """256 px CPU face swap: swap-128 with a fourth decoder stage (`width`/2 channels) that draws at 256 px; the
+    encoder sees the crop average-pooled to 128 px (10.5 M params at width 32: 21 MB as fp16 safetensors).
+
+    Why: a 128 px output pasted over a face of ~200 px or more cannot hold its fine detail however well it is
+    trained (benchmarks/swap_quality.py's `ceiling` rows: the sample faces themselves, aligned at 128 px and
+    pasted back, keep 6–20 % of their inner-face sharpness; at 256 px 66–96 %). Its 128 px part can start from a
+    trained swap-128 (`faceswap-train --init-from`).
+    """
+    w = int(width)
+    return SwapAutoencoder(
+        image_size=image_size,
+        channels=(w, 2 * w, 4 * w, 8 * w),
+        latent_dim=latent_dim,
+        up_channels=4 * w,
+        decoder_channels=(4 * w, 2 * w, w, max(w // 2, 4)),
+        learn_mask=learn_mask,
+        crop_margin=crop_margin,
+        input_pool=2,
     )
