@@ -154,6 +154,34 @@ def test_init_from_grows_a_model_with_one_more_decoder_stage(trained_run: Path) 
         init_from_export(create_model("swap-lite", image_size=128, learn_mask=True), src)
 
 
+def test_gan_weight_adds_a_patch_discriminator_that_is_trained_saved_and_not_exported(
+    trained_run: Path, swap_facesets, tmp_path  # noqa: F811
+) -> None:
+    from safetensors import safe_open
+
+    a, b = swap_facesets
+    run = tmp_path / "gan"
+    init = str(trained_run / "export" / "model.safetensors")
+    opt = FaceswapTrainOptions(model="swap-lite", steps=2, batch_size=2, threads=1, gan_weight=0.1, init_from=init,
+                               checkpoint_every=1)  # fmt: skip
+    res = faceswap_train([a], [b], run, opt, progress=False)
+    assert res.step == 2 and res.export is not None
+    logs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    trained = [m for m in logs if "disc/loss" in m]
+    assert trained and all(0 < m["disc/d_real"] < 1 and m["swap/gan_g"] > 0 for m in trained)
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert "disc" in state["nets"] and set(state["optimizers"]) == {"main", "disc"}
+    with safe_open(str(res.export), "pt") as f:
+        names = list(f.keys())
+    assert names and not any("disc" in k or k.startswith("net.") for k in names)  # only the swap model ships
+    card = json.loads(res.export.with_suffix(".json").read_text())
+    assert card["training"]["task_kwargs"]["gan_weight"] == 0.1
+    res2 = faceswap_train([a], [b], run, FaceswapTrainOptions(**{**opt.__dict__, "steps": 3}), progress=False)
+    assert res2.resumed and res2.step == 3  # the discriminator and its optimizer resume too
+    with pytest.raises(BadInputError):
+        faceswap_train([a], [b], tmp_path / "bad", FaceswapTrainOptions(gan_weight=-1))
+
+
 def test_faceswap_train_options_are_checked(tmp_path) -> None:
     for bad in (FaceswapTrainOptions(model="ae-dense"), FaceswapTrainOptions(steps=0),
                 FaceswapTrainOptions(image_size=60), FaceswapTrainOptions(precision="fp16")):  # fmt: skip

@@ -53,6 +53,9 @@ def faceswap_train_command(
     every: int = typer.Option(1, "--every", help="Extract one frame in N."),
     margin: float = typer.Option(0.1, "--margin", help="Context around the face square when extracting."),
     parts_weight: float = typer.Option(1.0, "--parts-weight", help="Extra loss weight on eyes and mouth."),
+    gan_weight: float = typer.Option(
+        0.0, "--gan-weight", help="PatchGAN loss weight (0: off; e.g. 0.1, best with --init-from a trained model)."
+    ),
     init_from: Path | None = typer.Option(
         None, "--init-from", help="Start from this exported swap model's weights (same architecture)."
     ),
@@ -78,8 +81,8 @@ def faceswap_train_command(
     opts = FaceswapTrainOptions(
         model=model, image_size=size, steps=steps, batch_size=batch_size, lr=lr, precision=precision,
         preview_every=preview_every, checkpoint_every=checkpoint_every, every=every, margin=margin,
-        parts_weight=parts_weight, init_from=None if init_from is None else str(init_from), seed=seed,
-        threads=threads, device=device,
+        parts_weight=parts_weight, gan_weight=gan_weight, init_from=None if init_from is None else str(init_from),
+        seed=seed, threads=threads, device=device,
     )  # fmt: skip
     opts.validate()
     log.info("faceswap-train %s: A %s, B %s", run, sources_a, sources_b)

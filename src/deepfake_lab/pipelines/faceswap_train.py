@@ -57,6 +57,8 @@ class FaceswapTrainOptions:
         margin: alignment margin of the extracted crops.
         every: extract one frame in N.
         parts_weight: extra loss weight on eyes and mouth (landmark masks).
+        gan_weight: weight of a PatchGAN loss on the reconstructions (0: off; 0.1 is a usual start). It
+            sharpens texture; best from a model already trained without it (`init_from`).
         learn_mask: the decoders also predict a face mask (used by `swap` to paste back; all swap models).
         mask_loss: loss of the learned mask channel against the landmark hull: "bce" or "l1".
         init_from: exported swap model to start from (weights of equal shape are copied; a learned-mask
@@ -79,6 +81,7 @@ class FaceswapTrainOptions:
     margin: float = 0.1
     every: int = 1
     parts_weight: float = 1.0
+    gan_weight: float = 0.0
     learn_mask: bool = True
     mask_loss: str = "bce"
     init_from: str | None = None
@@ -102,6 +105,8 @@ class FaceswapTrainOptions:
             raise OptionError(Ref("size"), f" must be a multiple of 16 in 32..512, got {self.image_size}")
         if not self.lr > 0:
             raise OptionError(Ref("lr"), f" must be > 0, got {self.lr}")
+        if not 0 <= self.gan_weight <= 10:
+            raise OptionError(Ref("gan_weight"), f" must be in 0..10, got {self.gan_weight}")
 
 
 @dataclass
@@ -334,6 +339,8 @@ def faceswap_train(
             raise BadInputError(f"facesets {faces_a} and {faces_b} were extracted with different --margin values")
         precision = native_precision(opt.device) if opt.precision == "auto" else opt.precision
         task_kwargs = {"faces_b": str(faces_b), "parts_weight": opt.parts_weight, **opt.task_kwargs}
+        if opt.gan_weight > 0:
+            task_kwargs["gan_weight"] = opt.gan_weight
         cfg = build_run_config(opt.model)
         cfg.model_kwargs = {"image_size": size, "crop_margin": faceset_margin(faces_a)}
         if "learn_mask" in params:

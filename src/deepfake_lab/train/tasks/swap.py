@@ -6,6 +6,12 @@ taken on the face region: mask-weighted L1 / MSE plus DSSIM on the masked images
 where the weight outside the landmark face mask is `background_weight`. Facesets loaded with their eyes +
 mouth mask (5 channels, `load_faceset(parts=True)`) add `parts_weight` to the pixel weight there. Models with a
 learned mask channel train it against the landmark face hull (L1 or BCE, `mask_loss`).
+
+With `gan_weight` > 0 a small PatchGAN discriminator (shared by both identities, its own optimizer) learns to
+tell the training faces from their reconstructions pasted into them through the landmark mask, and the decoders
+get its non-saturating loss on top: the L1 / DSSIM losses alone average away the texture a reconstruction
+cannot predict exactly, which is what makes autoencoder swaps soft (DeepFaceLab's "GAN power"). Only the
+swap model is exported; the discriminator lives in the training state.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from deepfake_lab.data.splits import load_test_split
 from deepfake_lab.data.swap_augment import SwapAugment, augment_swap_batch
 from deepfake_lab.errors import BadInputError
 from deepfake_lab.losses.ssim import dssim, ssim
+from deepfake_lab.models.gans.pix2pix import PatchDiscriminator
 from deepfake_lab.train.tasks.base import Phase, Task, register_task
 
 
@@ -79,6 +86,10 @@ class SwapTask(Task):
         rotation, zoom, shift, flip, warp, colour: augmentation strengths (see `SwapAugment`).
         holdout: held-out fraction per source (must match how A is split; see `data.faceset`).
         seed: seed of the task's generator (B batches and augmentation).
+        gan_weight: weight of the PatchGAN loss on the reconstructions (0: no discriminator).
+        gan_start: the step from which the discriminator trains and its loss counts (after a warm-up).
+        d_width, d_layers: first-stage channels and stride-2 stages of the PatchGAN (3 layers: 70 px patches).
+        d_lr: the discriminator's Adam learning rate (betas 0.5, 0.999).
     """
 
     def __init__(
@@ -101,6 +112,11 @@ class SwapTask(Task):
         colour: float = 0.1,
         holdout: float = DEFAULT_HOLDOUT,
         seed: int = 0,
+        gan_weight: float = 0.0,
+        gan_start: int = 0,
+        d_width: int = 16,
+        d_layers: int = 3,
+        d_lr: float = 2e-4,
     ) -> None:
         if not faces_b:
             raise BadInputError("the swap task needs the faceset of identity B: --faces-b FOLDER")
@@ -109,8 +125,15 @@ class SwapTask(Task):
                 raise BadInputError(f"{k} must be >= 0, got {v}")
         if not hasattr(model, "decoders") or not hasattr(model, "encode"):
             raise BadInputError("the swap task needs a swap model (swap-lite, swap-original)")
+        if gan_weight < 0 or gan_start < 0 or not 0 < d_lr <= 1:
+            raise BadInputError(f"gan_weight and gan_start must be >= 0 and d_lr in (0, 1], got {gan_weight}, "
+                                f"{gan_start}, {d_lr}")  # fmt: skip
         self.nets = {"model": model}
         self.model = model
+        self.w_gan, self.gan_start, self.d_lr = float(gan_weight), int(gan_start), float(d_lr)
+        if self.w_gan > 0:
+            self.nets["disc"] = PatchDiscriminator(cond_channels=0, width=int(d_width), n_layers=int(d_layers))
+        self._pending: tuple[Batch, dict[str, Tensor]] | None = None
         self.faces_b = str(faces_b)
         self.w_l1, self.w_mse, self.w_dssim, self.w_mask = l1_weight, mse_weight, dssim_weight, mask_weight
         self.bg = float(background_weight)
@@ -154,7 +177,18 @@ class SwapTask(Task):
                     f"(set model_kwargs.crop_margin or re-extract)"
                 )
 
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        groups = {"main": list(self.model.parameters())}
+        if "disc" in self.nets:
+            groups["disc"] = list(self.nets["disc"].parameters())
+        return groups
+
+    def optimizer_settings(self) -> dict[str, dict[str, Any]]:
+        return {"disc": {"lr": self.d_lr, "betas": [0.5, 0.999]}} if "disc" in self.nets else {}
+
     def phases(self, step: int) -> list[Phase]:
+        if "disc" in self.nets and step >= self.gan_start:
+            return [Phase("disc", "disc", self._d_loss), Phase("swap", "main", self._loss)]
         return [Phase("swap", "main", self._loss)]
 
     def _batch_b(self, n: int, device: torch.device) -> Tensor:
@@ -179,7 +213,8 @@ class SwapTask(Task):
                 loss = loss + self.w_mask * parts["mask_l1"]
         return loss, parts
 
-    def _loss(self, batch: Batch) -> dict[str, Tensor]:
+    def _forward(self, batch: Batch) -> dict[str, Tensor]:
+        """Augment a batch of A and one of B, reconstruct each with its own decoder."""
         xa = batch.x
         xb = self._batch_b(xa.shape[0], xa.device)
         in_a, tgt_a, m_a = augment_swap_batch(xa, self.generator, self.aug)
@@ -190,10 +225,46 @@ class SwapTask(Task):
         h = self.model.encode(inp)
         out_a = self.model.decode(h[: len(in_a)], "a")
         out_b = self.model.decode(h[len(in_a) :], "b")
-        loss_a, pa = self._side_loss(out_a, tgt_a, m_a)
-        loss_b, pb = self._side_loss(out_b, tgt_b, m_b)
+        return {"out_a": out_a, "out_b": out_b, "tgt_a": tgt_a, "tgt_b": tgt_b, "m_a": m_a, "m_b": m_b}
+
+    def _judged(self, f: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """(real, fake) [2B, 3, S, S]: the targets, and the reconstructions pasted into them through the
+        landmark face mask, so the discriminator judges the face, not the background the losses neglect."""
+        real = torch.cat([f["tgt_a"], f["tgt_b"]]).float()
+        mask = torch.cat([f["m_a"][:, :1], f["m_b"][:, :1]]).float()
+        out = torch.cat([f["out_a"][:, :3], f["out_b"][:, :3]]).float()
+        return real, out * mask + real * (1 - mask)
+
+    def _d_loss(self, batch: Batch) -> dict[str, Tensor]:
+        """Discriminator phase: real faces → 1, reconstructions → 0 (non-saturating logistic loss on patches).
+        The reconstruction's graph is kept for the swap phase of the same step (one forward per step)."""
+        f = self._forward(batch)
+        self._pending = (batch, f)
+        real, fake = self._judged(f)
+        logits = self.nets["disc"](torch.cat([real, fake.detach()]))
+        lr, lf = logits[: len(real)], logits[len(real) :]
+        d = F.softplus(-lr).mean() + F.softplus(lf).mean()
+        return {"loss": d, "d_real": torch.sigmoid(lr).mean().detach(), "d_fake": torch.sigmoid(lf).mean().detach()}
+
+    def _loss(self, batch: Batch) -> dict[str, Tensor]:
+        pending, self._pending = self._pending, None
+        f = pending[1] if pending is not None and pending[0] is batch else self._forward(batch)
+        loss_a, pa = self._side_loss(f["out_a"], f["tgt_a"], f["m_a"])
+        loss_b, pb = self._side_loss(f["out_b"], f["tgt_b"], f["m_b"])
         logs = {f"{k}_a": v.detach() for k, v in pa.items()} | {f"{k}_b": v.detach() for k, v in pb.items()}
-        return {"loss": loss_a + loss_b, "loss_a": loss_a.detach(), "loss_b": loss_b.detach(), **logs}
+        loss = loss_a + loss_b
+        if "disc" in self.nets and pending is not None:
+            disc = self.nets["disc"]
+            for p in disc.parameters():  # its gradients are not wanted here; its own phase has stepped already
+                p.requires_grad_(False)
+            try:
+                g = F.softplus(-disc(self._judged(f)[1])).mean()
+            finally:
+                for p in disc.parameters():
+                    p.requires_grad_(True)
+            loss = loss + self.w_gan * g
+            logs["gan_g"] = g.detach()
+        return {"loss": loss, "loss_a": loss_a.detach(), "loss_b": loss_b.detach(), **logs}
 
     def _eval_b_batch(self, n: int, device: torch.device) -> Tensor:
         assert self.eval_b is not None, "setup() was not called"
