@@ -186,15 +186,23 @@ def swap_lite(
     crop_margin: float = 0.1,
 ) -> SwapAutoencoder:
     """CPU-lite face swap: the Original layout at `width`/128 of its channels (≈4 M params at width 32)."""
-    w = int(width)
+    return _lite_layout(int(width), image_size, latent_dim, learn_mask, crop_margin)
+
+
+def _lite_layout(
+    w: int, image_size: int, latent_dim: int, learn_mask: bool, crop_margin: float, input_pool: int = 1
+) -> SwapAutoencoder:
+    """The swap-lite channel plan at width `w`; with `input_pool` 2 one more decoder stage of w/2 channels."""
+    extra = (max(w // 2, 4),) if input_pool == 2 else ()
     return SwapAutoencoder(
         image_size=image_size,
         channels=(w, 2 * w, 4 * w, 8 * w),
         latent_dim=latent_dim,
         up_channels=4 * w,
-        decoder_channels=(4 * w, 2 * w, w),
+        decoder_channels=(4 * w, 2 * w, w, *extra),
         learn_mask=learn_mask,
         crop_margin=crop_margin,
+        input_pool=input_pool,
     )
 
 
@@ -231,18 +239,8 @@ def swap_256(
     encoder sees the crop average-pooled to 128 px (10.5 M params at width 32: 21 MB as fp16 safetensors).
 
     Why: a 128 px output pasted over a face of ~200 px or more cannot hold its fine detail however well it is
-    trained (benchmarks/swap_quality.py's `ceiling` rows: the sample faces themselves, aligned at 128 px and
-    pasted back, keep 6–20 % of their inner-face sharpness; at 256 px 66–96 %). Its 128 px part can start from a
-    trained swap-128 (`faceswap-train --init-from`).
+    trained (benchmarks/swap_quality.py's `sharpness_ceiling`: the sample faces themselves, aligned at 128 px and
+    pasted back, keep 6 % / 21 % of their inner-face sharpness; at 256 px 66 % / 89 %). Its 128 px part can start
+    from a trained swap-128 (`faceswap-train --init-from`).
     """
-    w = int(width)
-    return SwapAutoencoder(
-        image_size=image_size,
-        channels=(w, 2 * w, 4 * w, 8 * w),
-        latent_dim=latent_dim,
-        up_channels=4 * w,
-        decoder_channels=(4 * w, 2 * w, w, max(w // 2, 4)),
-        learn_mask=learn_mask,
-        crop_margin=crop_margin,
-        input_pool=2,
-    )
+    return _lite_layout(int(width), image_size, latent_dim, learn_mask, crop_margin, input_pool=2)
