@@ -181,9 +181,10 @@ def init_from_export(net: Any, path: str | Path) -> int:
     grown = _decoder_stages(mine) > n_src
 
     def fresh(k: str) -> bool:  # a tensor that exists only because `net` has more decoder stages
+        if not (grown and k.startswith("decoders.")):
+            return False
         parts = k.split(".")
-        new_stage = parts[2] == "out" or (parts[2] == "ups" and int(parts[3]) >= n_src)
-        return grown and parts[0] == "decoders" and new_stage
+        return parts[2] == "out" or (parts[2] == "ups" and int(parts[3]) >= n_src)
 
     copied, mismatched = 0, []
     with torch.no_grad():

@@ -239,8 +239,9 @@ class SwapTask(Task):
         """Discriminator phase: real faces → 1, reconstructions → 0 (non-saturating logistic loss on patches).
         The reconstruction's graph is kept for the swap phase of the same step (one forward per step)."""
         f = self._forward(batch)
-        self._pending = (batch, f)
         real, fake = self._judged(f)
+        f["judged"] = fake  # with its graph: the swap phase's adversarial term starts from it
+        self._pending = (batch, f)
         logits = self.nets["disc"](torch.cat([real, fake.detach()]))
         lr, lf = logits[: len(real)], logits[len(real) :]
         d = F.softplus(-lr).mean() + F.softplus(lf).mean()
@@ -255,10 +256,11 @@ class SwapTask(Task):
         loss = loss_a + loss_b
         if "disc" in self.nets and pending is not None:
             disc = self.nets["disc"]
+            judged = f["judged"] if "judged" in f else self._judged(f)[1]
             for p in disc.parameters():  # its gradients are not wanted here; its own phase has stepped already
                 p.requires_grad_(False)
             try:
-                g = F.softplus(-disc(self._judged(f)[1])).mean()
+                g = F.softplus(-disc(judged)).mean()
             finally:
                 for p in disc.parameters():
                     p.requires_grad_(True)
