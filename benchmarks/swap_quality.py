@@ -18,6 +18,11 @@ transfer → feathered blend), then:
 - seam: mean gradient magnitude (Sobel, grey) along the paste-back border (where the blend mask is between
   0.05 and 0.95, in the frame) in the swapped frame divided by the same pixels in the source frame; median
   over frames (1 = no edge added; a visible seam raises it);
+- the real-face reference (`--nearest-real`, variant `nearest-real/`): instead of a decoder output, each held-out
+  face gets the target identity's *real* training face whose aligned landmarks (68 points in the crop, centred)
+  are nearest, pasted by the same pipeline (colour transfer, landmark-hull mask, feathered blend; no guard). It is
+  what a mask-based swap of this pair reaches with the target's own pixels (short of the exact expression): a
+  ceiling for the sharpness and identity figures that the data sets, whatever the model;
 - guard: fraction of the held-out faces the swap guard passed through (`pipelines.swap_guard`; 0 when the card
   has no statistics);
 - identity, dlib (when the [metrics] extra is installed): 128-d face-recognition embeddings; mean Euclidean
@@ -126,11 +131,41 @@ def seam_ratio(src: np.ndarray, out: np.ndarray, pasted: list[tuple[np.ndarray, 
     return float(grad(out)[band].mean() / max(grad(src)[band].mean(), 1e-6))
 
 
+def _crop_points(landmarks68: np.ndarray, matrix: np.ndarray, scale: float) -> np.ndarray:
+    """Frame landmarks -> (68, 2) crop coordinates / crop side, centred (pose and expression, not position)."""
+    q = transform_points(np.asarray(landmarks68, float), np.asarray(matrix, float)) * scale
+    return q - q.mean(0)
+
+
+class NearestRealFace:
+    """A stand-in for a swap model (`FaceSwapper` calls `swap`): each face becomes the target identity's real
+    training crop whose aligned landmarks are nearest to those in `query` (set before each call, one (68, 2)
+    array per face, from `_crop_points` at scale 1 / crop side)."""
+
+    def __init__(self, model: Any, faceset: Any) -> None:
+        self.image_size, self.margin, self.card, self.name = model.image_size, model.margin, {}, "nearest-real"
+        self.bank = faceset.images[:, :3].permute(0, 2, 3, 1).numpy()  # (N, S, S, 3) uint8
+        self.points = np.stack([
+            _crop_points(np.asarray(r["landmarks"]), np.asarray(r["matrix"]), 1.0 / float(r.get("size", 256)))
+            for r in faceset.records
+        ])  # fmt: skip
+        self.query: list[np.ndarray] = []
+
+    def swap(self, crops: np.ndarray, to: str, own: str | None = None) -> tuple[np.ndarray, None, None]:
+        picks = [int(np.linalg.norm(self.points - q[None], axis=2).mean(1).argmin()) for q in self.query]
+        return self.bank[picks], None, None
+
+
 def run(
-    model_path: Path, faces: dict[str, Path], max_frames: int, variants: dict[str, dict[str, Any]] | None = None
+    model_path: Path,
+    faces: dict[str, Path],
+    max_frames: int,
+    variants: dict[str, dict[str, Any]] | None = None,
+    nearest_real: bool = False,
 ) -> dict[str, float]:
     """The figures; `variants` (name -> `SwapOptions` fields) are swapped side by side on the same frames, their
-    keys prefixed `name/` (None: the default options, unprefixed keys)."""
+    keys prefixed `name/` (None: the default options, unprefixed keys); `nearest_real` adds the real-face
+    reference as the variant `nearest-real`."""
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
 
@@ -185,24 +220,27 @@ def run(
         for src_id, fs in tests.items():
             tgt = "b" if src_id == "a" else "a"
             swappers = {v: FaceSwapper(sm, SwapOptions(to=tgt, **kw)) for v, kw in variants.items()}
-            acc = {v: defaultdict(list) for v in variants}
+            oracle = NearestRealFace(sm, trains[tgt]) if nearest_real else None
+            if oracle is not None:
+                swappers["nearest-real"] = FaceSwapper(oracle, SwapOptions(to=tgt, guard=False))  # type: ignore[arg-type]
+            acc = {v: defaultdict(list) for v in swappers}
             ceiling: list[float] = []
-            counts = {v: {"frames": 0, "faces": 0, "passed": 0, "t_swap": 0.0} for v in variants}
+            counts = {v: {"frames": 0, "faces": 0, "passed": 0, "t_swap": 0.0} for v in swappers}
             by_source: dict[str, list[int]] = defaultdict(list)
             for r in fs.records:
                 by_source[r["source"]].append(int(r["frame"]))
             for source, frames in by_source.items():
                 wanted = set(sorted(frames)[:max_frames])
                 analyzer = FaceAnalyzer(det, max_faces=1)
-                analyzers_out = {v: FaceAnalyzer(det_out, max_faces=1) for v in variants}
-                prev: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = dict.fromkeys(variants)
+                analyzers_out = {v: FaceAnalyzer(det_out, max_faces=1) for v in swappers}
+                prev: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = dict.fromkeys(swappers)
                 with open_media(source) as reader:
                     for f in reader:
                         if f.index > max(wanted):
                             break
                         faces_in = [x for x in analyzer(f.image) if x.mesh is not None] if f.index in wanted else []
                         if not faces_in:
-                            prev = dict.fromkeys(variants)
+                            prev = dict.fromkeys(swappers)
                             continue
                         fin = faces_in[0]
                         l_in = fin.landmarks68
@@ -212,6 +250,8 @@ def run(
                         full = cv2.warpAffine(mask, inv, f.image.shape[1::-1]) > 0.5
                         own = align_face(f.image, fin.mesh, s, sm.margin)
                         ceiling.append(sharpness_ratio(f.image, paste_back(f.image, own.image, own.matrix), l_in))
+                        if oracle is not None:
+                            oracle.query = [_crop_points(l_in, own.matrix, 1.0 / s)]
                         for v, swapper in swappers.items():
                             a, c = acc[v], counts[v]
                             t0 = time.perf_counter()
@@ -245,7 +285,7 @@ def run(
                                     a["flick_src"].append(np.abs(f.image.astype(np.float32) - pi)[both].mean())
                             prev[v] = (f.image.astype(np.float32), out.astype(np.float32), full)
             res[f"{src_id}2{tgt}_sharpness_ceiling"] = float(np.nanmedian(ceiling)) if ceiling else float("nan")
-            for v in variants:
+            for v in swappers:
                 a, c = acc[v], counts[v]
                 key = f"{v}/{src_id}2{tgt}" if v else f"{src_id}2{tgt}"
 
@@ -305,10 +345,16 @@ def main() -> None:
         help="swap options to compare side by side on the same frames, e.g. "
         "'detail:detail=1' or 'lanczos:upscale=lanczos,sharpen=0.5' (repeatable; 'base:' = the defaults)",
     )
+    ap.add_argument(
+        "--nearest-real",
+        action="store_true",
+        help="also paste the target's nearest real training face (variant nearest-real/: the data's ceiling)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--no-append", action="store_true", help="do not append to RESULTS.md")
     args = ap.parse_args()
-    res = run(args.model, {"a": args.faces_a, "b": args.faces_b}, args.max_frames, parse_variants(args.variant))
+    faces = {"a": args.faces_a, "b": args.faces_b}
+    res = run(args.model, faces, args.max_frames, parse_variants(args.variant), args.nearest_real)
     for k, v in res.items():
         print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
     if args.json:
@@ -326,7 +372,8 @@ def main() -> None:
             "sharpness_ratio = inner-face variance of the Laplacian, swapped / source (median); sharpness_ceiling = "
             "the same for the source face aligned at the model's size and pasted back; seam_gradient_ratio = "
             "gradient magnitude along the paste-back border, swapped / source (median); guard_passed_through = "
-            "faces the swap guard left untouched.",
+            "faces the swap guard left untouched; nearest-real/ = the target's nearest real training face pasted "
+            "instead of the decoder output (the data's ceiling).",
         ]
         append_results("Face swap quality (held-out frames)", lines)
 
