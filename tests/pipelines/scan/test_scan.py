@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepfake_lab.errors import BadInputError
+from deepfake_lab.errors import BadInputError, OptionError
 from deepfake_lab.metrics.detection import aggregate, confident_strategy
 from deepfake_lab.metrics.gradcam import find_cam_layer, grad_cam, overlay_heatmap
 from deepfake_lab.models.catalogue import create_model
@@ -124,6 +124,35 @@ def test_detect_every_one_matches_and_aggregations_are_named(scan_media, model) 
     assert b.tracks[0].score == pytest.approx(np.mean([fc.prob for fr in b.frames for fc in fr.faces]))
     every = scan_file(scan_media["mixed"], model, ScanOptions(every=4))
     assert [fr.index for fr in every.frames] == [0, 4, 8, 12, 16]
+
+
+def test_batch_megabytes_makes_smaller_batches_of_large_frames_with_the_same_scores(
+    scan_media, model, monkeypatch
+) -> None:
+    """A batch also goes to the detector once the frames its faces wait in hold `batch_megabytes` (a 4K frame is
+    25 MB): fewer frames in memory, the same score for every face (up to the float rounding that the batch size
+    moves in conv kernels)."""
+    from deepfake_lab.video import open_media
+
+    with open_media(scan_media["mixed"]) as reader:
+        frame_mb = next(iter(reader)).image.nbytes / 2**20
+    sizes: list[int] = []
+    predict = model.predict
+
+    def spy(crops: np.ndarray) -> np.ndarray:
+        sizes.append(len(crops))
+        return predict(crops)
+
+    monkeypatch.setattr(model, "predict", spy)
+    opt = {"detect_every": 3, "batch_size": 8, "precision": "fp32"}
+    ref = scan_file(scan_media["mixed"], model, ScanOptions(**opt))
+    ref_sizes, sizes[:] = list(sizes), []
+    small = scan_file(scan_media["mixed"], model, ScanOptions(**opt, batch_megabytes=2.5 * frame_mb))
+    assert max(ref_sizes) == 8 and max(sizes) == 3 and sum(sizes) == sum(ref_sizes) == N_REAL + N_FAKE
+    probs = [fc.prob for fr in ref.frames for fc in fr.faces]
+    assert [fc.prob for fr in small.frames for fc in fr.faces] == pytest.approx(probs, rel=1e-4, abs=1e-6)
+    with pytest.raises(OptionError, match="batch_megabytes"):
+        ScanOptions(batch_megabytes=0).validate()
 
 
 def test_card_crop_larger_than_the_input_is_aligned_then_resized(scan_media, tiny_detector, tmp_path) -> None:

@@ -99,7 +99,8 @@ class FrameScanner:
             after the faces of the batch were aligned there too (both release the GIL, so the main thread
             goes on decoding and finding faces).
         analyzer: face detection + landmarks (+ track ids) of one frame.
-        opt: the scan options (`detect_every`, `batch_size`, limits, `keep_suspicious`, `realtime`).
+        opt: the scan options (`detect_every`, `batch_size`, `batch_megabytes`, limits, `keep_suspicious`,
+            `realtime`).
         result: the `FileScan` that receives the scored frames, in order.
         progress: told about every batch of finished frames.
         pool: the executor that aligns and scores batches (one batch per worker at a time; results are
@@ -128,6 +129,7 @@ class FrameScanner:
         self.between: list[Frame] = []
         self.faces: list[_Face] = []
         self.batch_frames: list[_Pending] = []
+        self.batch_bytes = 0  # decoded frames the waiting faces hold in memory
         self.inflight: deque[tuple[Future[list[tuple[_Face, np.ndarray, float]]], list[_Pending]]] = deque()
         self.workers = workers
         self.depth = workers + 1  # batches in flight: one per worker, one queued
@@ -172,6 +174,7 @@ class FrameScanner:
 
     def _emit(self, frame: Frame, faces: list[tuple[int, np.ndarray, bool]]) -> None:
         rec = FrameScore(index=frame.index, time=float(frame.time))
+        n_faces = len(self.faces)
         for tid, mesh, tracked in faces:
             box = tuple(float(v) for v in landmark_box(mesh))
             fs = FaceScore(track=int(tid), box=box, tracked=tracked)  # type: ignore[arg-type]
@@ -182,8 +185,15 @@ class FrameScanner:
             self.faces.append(_Face(frame.image, mesh, fs, rec))
         if not self.batch_frames:
             self.oldest = time.perf_counter()
-        self.batch_frames.append(_Pending(rec, frame.image if self.writer is not None else None))
-        full = len(self.faces) >= self.opt.batch_size or len(self.batch_frames) >= 2 * self.opt.batch_size
+        keep = self.writer is not None
+        if keep or len(self.faces) > n_faces:
+            self.batch_bytes += frame.image.nbytes
+        self.batch_frames.append(_Pending(rec, frame.image if keep else None))
+        full = (
+            len(self.faces) >= self.opt.batch_size
+            or len(self.batch_frames) >= 2 * self.opt.batch_size
+            or self.batch_bytes >= self.opt.batch_megabytes * 2**20
+        )
         late = self.flush_wait is not None and time.perf_counter() - self.oldest > self.flush_wait
         if full or late:
             self._flush()
@@ -216,7 +226,7 @@ class FrameScanner:
             return
         for faces, frames in self._parts(self.workers if final else 1):
             self.inflight.append((self.pool.submit(self._score, faces), frames))
-        self.faces, self.batch_frames = [], []
+        self.faces, self.batch_frames, self.batch_bytes = [], [], 0
         # batches on the workers while the next one is prepared; annotation holds frames: keep it at one
         limit = 1 if self.writer is not None or self.opt.realtime else self.depth
         while len(self.inflight) > limit or (final and self.inflight):
