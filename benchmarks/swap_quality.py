@@ -22,7 +22,9 @@ transfer → feathered blend), then:
   face gets the target identity's *real* training face whose aligned landmarks (68 points in the crop, centred)
   are nearest, pasted by the same pipeline (colour transfer, landmark-hull mask, feathered blend; no guard). It is
   what a mask-based swap of this pair reaches with the target's own pixels (short of the exact expression): a
-  ceiling for the sharpness and identity figures that the data sets, whatever the model;
+  ceiling for the sharpness and identity figures that the data sets, whatever the model. An optimistic one for
+  identity: the dlib mean and the PCA classifier are fitted on the very crops it pastes. Its flicker and NME mean
+  little (the chosen face jumps from frame to frame);
 - guard: fraction of the held-out faces the swap guard passed through (`pipelines.swap_guard`; 0 when the card
   has no statistics);
 - identity, dlib (when the [metrics] extra is installed): 128-d face-recognition embeddings; mean Euclidean
@@ -143,6 +145,8 @@ class NearestRealFace:
     array per face, from `_crop_points` at scale 1 / crop side)."""
 
     def __init__(self, model: Any, faceset: Any) -> None:
+        if abs(float(faceset.margin) - float(model.margin)) > 1e-6:
+            raise SystemExit(f"faceset {faceset.name} has margin {faceset.margin}, the model {model.margin}")
         self.image_size, self.margin, self.card, self.name = model.image_size, model.margin, {}, "nearest-real"
         self.bank = faceset.images[:, :3].permute(0, 2, 3, 1).numpy()  # (N, S, S, 3) uint8
         self.points = np.stack([

@@ -155,6 +155,34 @@ def test_batch_megabytes_makes_smaller_batches_of_large_frames_with_the_same_sco
         ScanOptions(batch_megabytes=0).validate()
 
 
+def test_batch_megabytes_counts_frames_that_hold_a_face_unless_annotation_keeps_all(
+    model, tmp_path, monkeypatch
+) -> None:
+    """Frames without a face are not held for the detector, so they do not fill a batch's budget; with
+    `annotate` every frame is kept for drawing and counts."""
+    from support.media import face_frames, write_video
+
+    faces = face_frames(12)
+    blank = np.full_like(faces[0], 60)
+    clip = write_video(tmp_path / "alternate.mp4", [x for f in faces for x in (f, blank)], audio=False)
+    sizes: list[int] = []
+    predict = model.predict
+
+    def spy(crops: np.ndarray) -> np.ndarray:
+        sizes.append(len(crops))
+        return predict(crops)
+
+    monkeypatch.setattr(model, "predict", spy)
+    opt = ScanOptions(detect_every=1, batch_size=8, precision="fp32", batch_megabytes=2.5 * faces[0].nbytes / 2**20)
+    plain = scan_file(clip, model, opt)
+    plain_sizes, sizes[:] = list(sizes), []
+    drawn = scan_file(clip, model, opt, annotate=tmp_path / "annotated.mp4")
+    assert plain_sizes == [3, 3, 3, 3]  # 3 frames with a face fill 2.5 frames' worth; the blank ones do not count
+    assert max(sizes) == 2 and sum(sizes) == 12  # 3 frames (2 with a face, or 1) fill it when all are kept
+    probs = [fc.prob for fr in plain.frames for fc in fr.faces]
+    assert len(probs) == 12 and [fc.prob for fr in drawn.frames for fc in fr.faces] == pytest.approx(probs, rel=1e-4)
+
+
 def test_card_crop_larger_than_the_input_is_aligned_then_resized(scan_media, tiny_detector, tmp_path) -> None:
     from deepfake_lab.train.checkpoint import export_model, load_exported
 

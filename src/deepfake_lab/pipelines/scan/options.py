@@ -96,9 +96,11 @@ class ScanOptions:
             "not_evaluated" ("too_few_frames"); images need one.
         min_track_faces: tracks with fewer scored faces do not decide the file score (unless all are short).
         batch_size: crops per detector call.
-        batch_megabytes: a batch is also sent once the frames its faces are in hold this many MB (decoded RGB):
-            on large frames (4K: 25 MB each) fewer frames wait in memory; the scores do not change (beyond the
-            float rounding any batch size moves).
+        batch_megabytes: a batch is also sent once the decoded RGB frames its faces are in hold this many MiB
+            (with annotation, every frame of the batch counts, since all are kept for drawing): on large frames
+            (4K: 23.7 MiB each) fewer frames wait in memory. It bounds the batch being filled; the batches in
+            flight (one per worker, one queued) hold their frames until their faces are aligned. The scores do
+            not change (beyond the float rounding any batch size moves).
         precision: "auto" (`auto_precision`: bf16 where the hardware computes it natively), "fp32" or "bf16".
         threads: inference threads per detector call, torch or ONNX Runtime (1 leaves a core for decoding and
             face detection).
@@ -145,7 +147,7 @@ class ScanOptions:
     min_track_faces: int = _option(3, "Tracks with fewer scored faces do not decide the file score.")
     batch_size: int = _option(32, "Face crops per detector call.", flag="--batch-size", min=1)
     batch_megabytes: float = _option(
-        64.0, "A batch is also sent once its frames hold this many MB (smaller batches on large frames).",
+        64.0, "A batch is also sent once its frames hold this many MiB (smaller batches on large frames).",
         flag="--batch-megabytes", above=0.0,
     )  # fmt: skip
     precision: str = _option(

@@ -75,9 +75,10 @@ def between_faces(
 
 @dataclass
 class _Face:
-    """A face to align and score on a worker: the frame it is in, its landmarks, where its score goes."""
+    """A face to align and score on a worker: the frame it is in (dropped once aligned), its landmarks, where
+    its score goes."""
 
-    image: np.ndarray
+    image: np.ndarray | None
     mesh: np.ndarray
     score: FaceScore
     rec: FrameScore
@@ -206,11 +207,13 @@ class FrameScanner:
         kept: list[tuple[_Face, np.ndarray]] = []
         for f in faces:
             big = None
+            assert f.image is not None, "a face is aligned once"
             if self.model.align_size:
                 big = align_face(f.image, f.mesh, self.model.align_size, m).image
                 crop = np.asarray(Image.fromarray(big).resize((s, s), Image.BILINEAR))
             else:
                 crop = align_face(f.image, f.mesh, s, m).image
+            f.image = None  # the frame can go before the batch is collected (unless annotation keeps it)
             f.score.sharpness = blur_score(big if big is not None else crop)
             if f.score.sharpness < self.opt.min_sharpness:
                 f.score.reason = "face_too_blurry"
