@@ -126,16 +126,9 @@ def test_detect_every_one_matches_and_aggregations_are_named(scan_media, model) 
     assert [fr.index for fr in every.frames] == [0, 4, 8, 12, 16]
 
 
-def test_batch_megabytes_makes_smaller_batches_of_large_frames_with_the_same_scores(
-    scan_media, model, monkeypatch
-) -> None:
-    """A batch also goes to the detector once the frames its faces wait in hold `batch_megabytes` (a 4K frame is
-    25 MB): fewer frames in memory, the same score for every face (up to the float rounding that the batch size
-    moves in conv kernels)."""
-    from deepfake_lab.video import open_media
-
-    with open_media(scan_media["mixed"]) as reader:
-        frame_mb = next(iter(reader)).image.nbytes / 2**20
+@pytest.fixture
+def batch_sizes(model, monkeypatch) -> list[int]:
+    """The number of crops of each detector call the `model` fixture gets during a test."""
     sizes: list[int] = []
     predict = model.predict
 
@@ -144,11 +137,24 @@ def test_batch_megabytes_makes_smaller_batches_of_large_frames_with_the_same_sco
         return predict(crops)
 
     monkeypatch.setattr(model, "predict", spy)
+    return sizes
+
+
+def test_batch_megabytes_makes_smaller_batches_of_large_frames_with_the_same_scores(
+    scan_media, model, batch_sizes
+) -> None:
+    """A batch also goes to the detector once the frames its faces wait in hold `batch_megabytes` (a 4K frame is
+    23.7 MiB): fewer frames in memory, the same score for every face (up to the float rounding that the batch size
+    moves in conv kernels)."""
+    from deepfake_lab.video import open_media
+
+    with open_media(scan_media["mixed"]) as reader:
+        frame_mb = next(iter(reader)).image.nbytes / 2**20
     opt = {"detect_every": 3, "batch_size": 8, "precision": "fp32"}
     ref = scan_file(scan_media["mixed"], model, ScanOptions(**opt))
-    ref_sizes, sizes[:] = list(sizes), []
+    ref_sizes, batch_sizes[:] = list(batch_sizes), []
     small = scan_file(scan_media["mixed"], model, ScanOptions(**opt, batch_megabytes=2.5 * frame_mb))
-    assert max(ref_sizes) == 8 and max(sizes) == 3 and sum(sizes) == sum(ref_sizes) == N_REAL + N_FAKE
+    assert max(ref_sizes) == 8 and max(batch_sizes) == 3 and sum(batch_sizes) == sum(ref_sizes) == N_REAL + N_FAKE
     probs = [fc.prob for fr in ref.frames for fc in fr.faces]
     assert [fc.prob for fr in small.frames for fc in fr.faces] == pytest.approx(probs, rel=1e-4, abs=1e-6)
     with pytest.raises(OptionError, match="batch_megabytes"):
@@ -156,7 +162,7 @@ def test_batch_megabytes_makes_smaller_batches_of_large_frames_with_the_same_sco
 
 
 def test_batch_megabytes_counts_frames_that_hold_a_face_unless_annotation_keeps_all(
-    model, tmp_path, monkeypatch
+    model, tmp_path, batch_sizes
 ) -> None:
     """Frames without a face are not held for the detector, so they do not fill a batch's budget; with
     `annotate` every frame is kept for drawing and counts."""
@@ -165,20 +171,12 @@ def test_batch_megabytes_counts_frames_that_hold_a_face_unless_annotation_keeps_
     faces = face_frames(12)
     blank = np.full_like(faces[0], 60)
     clip = write_video(tmp_path / "alternate.mp4", [x for f in faces for x in (f, blank)], audio=False)
-    sizes: list[int] = []
-    predict = model.predict
-
-    def spy(crops: np.ndarray) -> np.ndarray:
-        sizes.append(len(crops))
-        return predict(crops)
-
-    monkeypatch.setattr(model, "predict", spy)
     opt = ScanOptions(detect_every=1, batch_size=8, precision="fp32", batch_megabytes=2.5 * faces[0].nbytes / 2**20)
     plain = scan_file(clip, model, opt)
-    plain_sizes, sizes[:] = list(sizes), []
+    plain_sizes, batch_sizes[:] = list(batch_sizes), []
     drawn = scan_file(clip, model, opt, annotate=tmp_path / "annotated.mp4")
     assert plain_sizes == [3, 3, 3, 3]  # 3 frames with a face fill 2.5 frames' worth; the blank ones do not count
-    assert max(sizes) == 2 and sum(sizes) == 12  # 3 frames (2 with a face, or 1) fill it when all are kept
+    assert max(batch_sizes) == 2 and sum(batch_sizes) == 12  # 3 frames (2 with a face, or 1) when all are kept
     probs = [fc.prob for fr in plain.frames for fc in fr.faces]
     assert len(probs) == 12 and [fc.prob for fr in drawn.frames for fc in fr.faces] == pytest.approx(probs, rel=1e-4)
 
