@@ -27,9 +27,11 @@ from deepfake_lab.data.faceset import DEFAULT_HOLDOUT
 from deepfake_lab.data.splits import load_test_split
 from deepfake_lab.data.swap_augment import SwapAugment, augment_swap_batch
 from deepfake_lab.errors import BadInputError
+from deepfake_lab.losses.adversarial import discriminator_loss, generator_loss
 from deepfake_lab.losses.ssim import dssim, ssim
 from deepfake_lab.models.gans.pix2pix import PatchDiscriminator
 from deepfake_lab.train.tasks.base import Phase, Task, register_task
+from deepfake_lab.train.tasks.gan_image import frozen
 
 
 def masked_losses(
@@ -244,7 +246,7 @@ class SwapTask(Task):
         self._pending = (batch, f)
         logits = self.nets["disc"](torch.cat([real, fake.detach()]))
         lr, lf = logits[: len(real)], logits[len(real) :]
-        d = F.softplus(-lr).mean() + F.softplus(lf).mean()
+        d = discriminator_loss(lr, lf, "bce")
         return {"loss": d, "d_real": torch.sigmoid(lr).mean().detach(), "d_fake": torch.sigmoid(lf).mean().detach()}
 
     def _loss(self, batch: Batch) -> dict[str, Tensor]:
@@ -255,15 +257,9 @@ class SwapTask(Task):
         logs = {f"{k}_a": v.detach() for k, v in pa.items()} | {f"{k}_b": v.detach() for k, v in pb.items()}
         loss = loss_a + loss_b
         if "disc" in self.nets and pending is not None:
-            disc = self.nets["disc"]
             judged = f["judged"] if "judged" in f else self._judged(f)[1]
-            for p in disc.parameters():  # its gradients are not wanted here; its own phase has stepped already
-                p.requires_grad_(False)
-            try:
-                g = F.softplus(-disc(judged)).mean()
-            finally:
-                for p in disc.parameters():
-                    p.requires_grad_(True)
+            with frozen(self.nets["disc"]):  # its own phase has stepped already: no gradients for it here
+                g = generator_loss(self.nets["disc"](judged), "non-saturating")
             loss = loss + self.w_gan * g
             logs["gan_g"] = g.detach()
         return {"loss": loss, "loss_a": loss_a.detach(), "loss_b": loss_b.detach(), **logs}
