@@ -196,16 +196,34 @@ def warp_to_crop(frame: np.ndarray, matrix: np.ndarray, size: int, border: int =
         x1 = min(int(np.ceil(corners[:, 0].max())) + 3, w)
         y1 = min(int(np.ceil(corners[:, 1].max())) + 3, h)
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            region = frame[y0:y1, x0:x1]
-            rw = max(1, int(round((x1 - x0) * scale)))
-            rh = max(1, int(round((y1 - y0) * scale)))
+            region, fold = _halve(frame[y0:y1, x0:x1], scale)
+            cw, ch = region.shape[1] * fold, region.shape[0] * fold  # frame pixels the region covers
+            rw = max(1, int(round(cw * scale)))
+            rh = max(1, int(round(ch * scale)))
             small = cv2.resize(region, (rw, rh), interpolation=cv2.INTER_AREA)
-            sx, sy = rw / (x1 - x0), rh / (y1 - y0)
+            sx, sy = rw / cw, rh / ch
             # crop = M @ frame ; frame = (small / s) + offset  ->  crop = M @ (diag(1/s) small + offset)
             pre = np.array([[1 / sx, 0, x0], [0, 1 / sy, y0], [0, 0, 1]])
             m2 = (np.vstack([m, [0, 0, 1]]) @ pre)[:2]
             return cv2.warpAffine(small, m2, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
     return cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_CUBIC, borderMode=border)
+
+
+def _halve(region: np.ndarray, scale: float) -> tuple[np.ndarray, int]:
+    """Halve an (H, W, C) region by exact 2×2 averaging while `scale` (target pixels per frame pixel) stays
+    below a half of what is left → (region, frames pixels per region pixel). OpenCV's area shrink runs a fast
+    path for exact halves and a general one, ~8× slower per source pixel, for other ratios: the general one
+    is left only a shrink between ½ and 1 (measured: 1.8 → 0.5 ms for a 625 px face to 128 px). An odd
+    last row or column is repeated (the grid stays put); the two-step box filter differs from the one-step
+    one by about one grey level."""
+    fold = 1
+    while scale * fold < 0.5 and min(region.shape[:2]) >= 4:
+        h, w = region.shape[:2]
+        if h % 2 or w % 2:
+            region = cv2.copyMakeBorder(region, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+        region = cv2.resize(region, (region.shape[1] // 2, region.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        fold *= 2
+    return region, fold
 
 
 def paste_back(
