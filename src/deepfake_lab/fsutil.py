@@ -31,6 +31,15 @@ def sha256_file(path: str | Path, chunk: int = CHUNK) -> str:
     return h.hexdigest()
 
 
+def file_identity(path: str | Path) -> tuple[str, int, int] | None:
+    """(resolved path, mtime in ns, size) of a regular file, None otherwise: a changed file gets another."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return (str(Path(path).resolve()), st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)

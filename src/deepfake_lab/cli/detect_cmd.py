@@ -304,6 +304,10 @@ def detect_command(
         from deepfake_lab.pipelines.scan.provenance_check import prestart_provenance_check
 
         prestart_provenance_check(Path(inputs[0]))  # on the idle core while the models load
+    if not sharded and inputs and not (options is not None and options.realtime):
+        from deepfake_lab.pipelines.scan.early import prestart_frames
+
+        prestart_frames(inputs[0], options.every if options is not None else 1)  # decodes while the models load
     import cv2
 
     from deepfake_lab.pipelines.scan import (

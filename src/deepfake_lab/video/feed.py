@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import deque
@@ -26,41 +25,63 @@ class Prefetcher:
     """Run an iterator (e.g. `reader.iter_frames()`) in a background thread, `depth` items ahead.
 
     Decoding then overlaps with the consumer's work (PyAV releases the GIL while decoding). Memory stays
-    bounded by `depth` frames. Exceptions raised by the iterator are re-raised in the consumer. Always
-    `close()` (or use as a context manager) before closing the reader it iterates.
+    bounded by `depth` frames, or, with `max_bytes`, by as many frames as fit in that many bytes of images
+    (at least `depth`); `limit` changes both while it runs. Exceptions raised by the iterator are re-raised
+    in the consumer. Always `close()` (or use as a context manager) before closing the reader it iterates.
 
     Args:
         iterator: any iterator; it is consumed only by the background thread.
         depth: maximum number of items waiting.
+        max_bytes: more items may wait while their images (`item.image.nbytes`) hold less than this.
     """
 
-    def __init__(self, iterator: Iterator[Frame], depth: int = 4) -> None:
-        self._q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=max(1, depth))
-        self._stop = threading.Event()
+    def __init__(self, iterator: Iterator[Frame], depth: int = 4, max_bytes: int = 0) -> None:
+        self._items: deque[tuple[str, object, int]] = deque()
+        self._bytes = 0
+        self._depth, self._max_bytes = max(1, depth), max(0, max_bytes)
+        self._cv = threading.Condition()
+        self._stop = False
         self._thread = threading.Thread(target=self._run, args=(iterator,), name="frame-prefetch", daemon=True)
         self._thread.start()
 
-    def _put(self, item: tuple[str, object]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def limit(self, depth: int, max_bytes: int = 0) -> None:
+        """New bounds for the items waiting (those already waiting stay)."""
+        with self._cv:
+            self._depth, self._max_bytes = max(1, depth), max(0, max_bytes)
+            self._cv.notify_all()
+
+    def _room(self) -> bool:
+        return len(self._items) < self._depth or self._bytes < self._max_bytes
+
+    def _put(self, kind: str, value: object) -> bool:
+        size = int(getattr(getattr(value, "image", None), "nbytes", 0))
+        with self._cv:
+            while not self._stop and not self._room():
+                self._cv.wait()
+            if self._stop:
+                return False
+            self._items.append((kind, value, size))
+            self._bytes += size
+            self._cv.notify_all()
+            return True
 
     def _run(self, iterator: Iterator[Frame]) -> None:
         try:
             for item in iterator:
-                if not self._put(("item", item)):
+                if not self._put("item", item):
                     return
-            self._put(("end", None))
+            self._put("end", None)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self._put(("error", exc))
+            self._put("error", exc)
 
     def __iter__(self) -> Iterator[Frame]:
         while True:
-            kind, value = self._q.get()
+            with self._cv:
+                while not self._items:
+                    self._cv.wait()
+                kind, value, size = self._items.popleft()
+                self._bytes -= size
+                self._cv.notify_all()
             if kind == "item":
                 yield value  # type: ignore[misc]
             elif kind == "end":
@@ -70,12 +91,11 @@ class Prefetcher:
 
     def close(self) -> None:
         """Stop the background thread and wait for it."""
-        self._stop.set()
-        while True:
-            try:
-                self._q.get_nowait()
-            except queue.Empty:
-                break
+        with self._cv:
+            self._stop = True
+            self._items.clear()
+            self._bytes = 0
+            self._cv.notify_all()
         self._thread.join()
 
     def __enter__(self) -> Prefetcher:
@@ -152,3 +172,9 @@ class RealtimeFeed:
     def close(self) -> None:
         self._stop = True
         self._thread.join(timeout=5)
+
+    def __enter__(self) -> RealtimeFeed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

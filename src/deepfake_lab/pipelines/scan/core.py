@@ -29,6 +29,7 @@ from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan.annotate import annotation_path, draw_annotations, open_annotation, write_image
 from deepfake_lab.pipelines.scan.detector import Detector
+from deepfake_lab.pipelines.scan.early import EARLY_BYTES, take_frames
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
 from deepfake_lab.pipelines.scan.provenance_check import ProvenanceCheck, start_provenance_check
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, verdict_band
@@ -55,6 +56,9 @@ def info_dict(info: MediaInfo) -> dict[str, Any]:
         "codec": info.codec,
     }
 
+
+PREFETCH = 8
+"""Decoded frames waiting for the scan once it runs (before: up to `early.EARLY_BYTES` of them)."""
 
 SCAN_WORKERS = 2
 """Threads that align and score batches of faces beside the main thread (decoding hand-off, face finding), so
@@ -161,8 +165,13 @@ def _resources(
 def _scan_source(run: _Run, det: FaceDetector, pool: ThreadPoolExecutor) -> None:
     """Open the source, scan its frames into `run.res`, write the annotated output, check for truncation."""
     res, opt = run.res, run.opt
-    reader: MediaReader = LiveReader(res.source) if run.live else open_media(res.source)
-    with reader:
+    early = None if run.live or opt.realtime else take_frames(res.source, opt.every)
+    reader: MediaReader = (
+        early[0] if early is not None else LiveReader(res.source) if run.live else open_media(res.source)
+    )
+    with reader, contextlib.ExitStack() as feeds:  # every path stops decoding before the reader closes
+        if early is not None:
+            feeds.callback(early[1].close)
         info = reader.info
         res.kind, res.info = ("live" if run.live else info.kind), info_dict(info)
         is_image = info.kind == "image"
@@ -172,10 +181,20 @@ def _scan_source(run: _Run, det: FaceDetector, pool: ThreadPoolExecutor) -> None
             if run.provenance is not None:
                 run.provenance.plan(expected, info.fps)
             analyzer = FaceAnalyzer(det, detect_every=1, max_faces=opt.max_faces)
-            det.ensure_loaded()  # before frames start to flow (realtime: loading would count as latency)
+            feed: Prefetcher | RealtimeFeed
+            if opt.realtime and not is_image:  # frames flow once the face models are loaded (else: latency)
+                det.ensure_loaded()
+                feed = feeds.enter_context(RealtimeFeed(reader.iter_frames(opt.every), opt.max_latency, pace=True))
+            else:  # a file decodes ahead while the models load (a prestarted one since the CLI started)
+                feed = early[1] if early is not None else feeds.enter_context(
+                    Prefetcher(reader.iter_frames(opt.every), depth=PREFETCH, max_bytes=EARLY_BYTES)
+                )
+                det.ensure_loaded()
+                feed.limit(PREFETCH)
             scanner = FrameScanner(run.model, analyzer, opt, res, run.progress, pool, writer, exhaustive=is_image,
                                    workers=SCAN_WORKERS)  # fmt: skip
-            stopped, first = _run_frames(run, scanner, reader, realtime=opt.realtime and not is_image)
+            stopped, first = _run_frames(run, scanner, feed)
+            feeds.close()
             if not res.frames:
                 raise BadInputError(f"{res.source}: no decodable frames")
             res.suspicious = scanner.suspicious()
@@ -213,18 +232,13 @@ def _annotation_writer(run: _Run, info: MediaInfo) -> Iterator[VideoWriter | Non
                 run.annotate.unlink(missing_ok=True)
 
 
-def _run_frames(run: _Run, scanner: FrameScanner, reader: MediaReader, realtime: bool) -> tuple[bool, Any]:
+def _run_frames(run: _Run, scanner: FrameScanner, feed: Prefetcher | RealtimeFeed) -> tuple[bool, Any]:
     """Feed the frames to the scanner until the source ends, `max_seconds`, a cancel or (live) Ctrl-C.
 
     Returns:
         (stopped early by `max_seconds`, the first frame's image when an image is annotated else None).
     """
     opt, res = run.opt, run.res
-    feed: RealtimeFeed | Prefetcher = (
-        RealtimeFeed(reader.iter_frames(opt.every), opt.max_latency, pace=True)
-        if realtime
-        else Prefetcher(reader.iter_frames(opt.every), depth=8)
-    )
     keep_first = run.annotate is not None and res.kind == "image"
     first: Any = None
     stopped = False
@@ -248,7 +262,6 @@ def _run_frames(run: _Run, scanner: FrameScanner, reader: MediaReader, realtime:
         res.status, res.message = "ok", "stopped by the user"
     finally:
         res.frames_dropped = dropped()
-        feed.close()
     return stopped, first
 
 

@@ -21,13 +21,13 @@ Example:
 from __future__ import annotations
 
 import queue
-import stat
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deepfake_lab.errors import DeepfakeLabError
+from deepfake_lab.fsutil import file_identity
 
 if TYPE_CHECKING:  # numpy, av & co. load on the check's thread: the CLI starts it before its own imports
     import numpy as np
@@ -157,20 +157,11 @@ _EARLY: dict[tuple[str, int, int], ProvenanceCheck] = {}
 _EARLY_LOCK = threading.Lock()
 
 
-def _key(path: Path) -> tuple[str, int, int] | None:
-    """(resolved path, mtime, size) of a regular file, None otherwise: a changed file gets a new key."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
-
-
 def prestart_provenance_check(path: Path) -> ProvenanceCheck | None:
     """Start the check of `path` now (None when it is not a file); the next `start_provenance_check` of the
     same, unchanged file takes it over instead of starting another (a check nobody takes over just ends with
     the process: it only reads)."""
-    key = _key(Path(path))
+    key = file_identity(path)
     if key is None:
         return None
     with _EARLY_LOCK:
@@ -181,7 +172,7 @@ def prestart_provenance_check(path: Path) -> ProvenanceCheck | None:
 
 def start_provenance_check(path: Path) -> ProvenanceCheck:
     """The check of `path`: the one `prestart_provenance_check` started for it, else a new one."""
-    key = _key(Path(path))
+    key = file_identity(path)
     with _EARLY_LOCK:
         early = _EARLY.pop(key, None) if key is not None else None
     return early if early is not None else ProvenanceCheck(Path(path))

@@ -1,0 +1,110 @@
+"""Decoding a video before its scan exists: `prestart_frames(path)` opens the file and decodes ahead on a
+background thread while the CLI is still importing and loading its models, and the scan of that same,
+unchanged file takes the reader and its frames over (`take_frames`).
+
+Why: `detect` on a 720p clip spends about a second in start-up (imports, the ONNX session, the face models),
+during which one of the two cores has nothing to do; decoding the first frames there shortens the whole
+command (benchmarks/startup.py). Only stdlib modules are imported here: PyAV, NumPy and the readers load on
+the background thread.
+
+Memory: at most `max_bytes` of decoded frames wait (192 MiB: 70 frames of 720p, 7 of 4K) until the scan
+takes them; it then bounds the feed like its own (`Prefetcher.limit`). A file the scan never takes (an
+error before it starts) is closed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deepfake_lab.fsutil import file_identity
+
+if TYPE_CHECKING:
+    from deepfake_lab.video.feed import Prefetcher
+    from deepfake_lab.video.reader import MediaReader
+
+__all__ = ["EARLY_BYTES", "EarlyFrames", "prestart_frames", "take_frames"]
+
+EARLY_BYTES = 192 * 2**20
+"""Decoded frames a prestarted file may hold before its scan takes them."""
+
+
+@dataclass
+class EarlyFrames:
+    """A video being opened, then decoded, on a background thread: its reader and the feed of its frames."""
+
+    path: Path
+    every: int
+    reader: MediaReader | None = None
+    feed: Prefetcher | None = None
+    opened: threading.Event = field(default_factory=threading.Event)
+
+    def _open(self, max_bytes: int) -> None:
+        try:
+            from deepfake_lab.video.feed import Prefetcher
+            from deepfake_lab.video.reader import open_media
+
+            reader = open_media(self.path)
+            if reader.info.kind != "video":  # stills and sequences: nothing to gain
+                reader.close()
+                return
+            self.reader = reader
+            self.feed = Prefetcher(reader.iter_frames(self.every), depth=1, max_bytes=max_bytes)
+        except Exception:  # noqa: BLE001 - a bad file is opened again, and reported, by the scan itself
+            self.reader = self.feed = None
+        finally:
+            self.opened.set()
+
+    def close(self) -> None:
+        """Stop decoding and close the file (nobody took it over)."""
+        self.opened.wait()
+        if self.feed is not None:
+            self.feed.close()
+        if self.reader is not None:
+            self.reader.close()
+        self.feed = self.reader = None
+
+
+_EARLY: dict[tuple[str, int, int], EarlyFrames] = {}
+_LOCK = threading.Lock()
+
+
+def prestart_frames(path: str | Path, every: int = 1, max_bytes: int = EARLY_BYTES) -> None:
+    """Start decoding the video at `path` (every `every`-th frame, up to `max_bytes` of frames ahead) on a
+    background thread; nothing happens for a path that is not a regular file or already started."""
+    key = file_identity(path)
+    if key is None:
+        return
+    with _LOCK:
+        if key in _EARLY:
+            return
+        early = _EARLY[key] = EarlyFrames(Path(path), int(every))
+    threading.Thread(target=early._open, args=(max_bytes,), name="scan-early-decode", daemon=True).start()
+
+
+def take_frames(path: str | Path, every: int) -> tuple[MediaReader, Prefetcher] | None:
+    """The prestarted reader and feed of this unchanged file at this `every` (waiting until it is open; the
+    caller closes both, the feed first), or None: none was started, the file changed or did not open as a
+    video (the scan opens it itself)."""
+    key = file_identity(path)
+    with _LOCK:
+        early = _EARLY.pop(key, None) if key is not None else None
+    if early is None:
+        return None
+    early.opened.wait()
+    if early.every != every or early.reader is None or early.feed is None:
+        early.close()
+        return None
+    return early.reader, early.feed
+
+
+@atexit.register
+def _close_untaken() -> None:
+    with _LOCK:
+        left = list(_EARLY.values())
+        _EARLY.clear()
+    for early in left:
+        early.close()
