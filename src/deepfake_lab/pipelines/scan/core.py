@@ -29,7 +29,7 @@ from deepfake_lab.faces.track import FaceAnalyzer
 from deepfake_lab.pipelines.callbacks import ScanProgress
 from deepfake_lab.pipelines.scan.annotate import annotation_path, draw_annotations, open_annotation, write_image
 from deepfake_lab.pipelines.scan.detector import Detector
-from deepfake_lab.pipelines.scan.early import EARLY_BYTES, take_frames
+from deepfake_lab.pipelines.scan.early import take_frames
 from deepfake_lab.pipelines.scan.options import OptionError, Ref, ScanOptions
 from deepfake_lab.pipelines.scan.provenance_check import ProvenanceCheck, start_provenance_check
 from deepfake_lab.pipelines.scan.result import FileScan, ScanResult, verdict_band
@@ -58,7 +58,7 @@ def info_dict(info: MediaInfo) -> dict[str, Any]:
 
 
 PREFETCH = 8
-"""Decoded frames waiting for the scan once it runs (before: up to `early.EARLY_BYTES` of them)."""
+"""Decoded frames waiting for the scan (a prestarted file holds up to `early.EARLY_BYTES` of them until then)."""
 
 SCAN_WORKERS = 2
 """Threads that align and score batches of faces beside the main thread (decoding hand-off, face finding), so
@@ -181,16 +181,15 @@ def _scan_source(run: _Run, det: FaceDetector, pool: ThreadPoolExecutor) -> None
             if run.provenance is not None:
                 run.provenance.plan(expected, info.fps)
             analyzer = FaceAnalyzer(det, detect_every=1, max_faces=opt.max_faces)
+            det.ensure_loaded()  # before frames start to flow (realtime: loading would count as latency)
             feed: Prefetcher | RealtimeFeed
-            if opt.realtime and not is_image:  # frames flow once the face models are loaded (else: latency)
-                det.ensure_loaded()
+            if opt.realtime and not is_image:
                 feed = feeds.enter_context(RealtimeFeed(reader.iter_frames(opt.every), opt.max_latency, pace=True))
-            else:  # a file decodes ahead while the models load (a prestarted one since the CLI started)
-                feed = early[1] if early is not None else feeds.enter_context(
-                    Prefetcher(reader.iter_frames(opt.every), depth=PREFETCH, max_bytes=EARLY_BYTES)
-                )
-                det.ensure_loaded()
+            elif early is not None:  # decoding since the CLI started: the frames waiting stay, no more are added
+                feed = early[1]
                 feed.limit(PREFETCH)
+            else:
+                feed = feeds.enter_context(Prefetcher(reader.iter_frames(opt.every), depth=PREFETCH))
             scanner = FrameScanner(run.model, analyzer, opt, res, run.progress, pool, writer, exhaustive=is_image,
                                    workers=SCAN_WORKERS)  # fmt: skip
             stopped, first = _run_frames(run, scanner, feed)

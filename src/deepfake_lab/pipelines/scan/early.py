@@ -2,12 +2,13 @@
 background thread while the CLI is still importing and loading its models, and the scan of that same,
 unchanged file takes the reader and its frames over (`take_frames`).
 
-Why: `detect` on a 720p clip spends about a second in start-up (imports, the ONNX session, the face models),
-during which one of the two cores has nothing to do; decoding the first frames there shortens the whole
-command (benchmarks/startup.py). Only stdlib modules are imported here: PyAV, NumPy and the readers load on
-the background thread.
+Why: `detect` spends about a second in start-up (imports, the ONNX session, the face models) with one core
+mostly idle. On the 720p clip of benchmarks/startup.py the file is 39-47 frames ahead when the scan starts (the
+main thread's imports hold the GIL much of that second): about 0.1 s of decoding off the scan, a gain inside
+this VM's noise in side-by-side runs (benchmarks/scan_bounds.py `no-early`, RESULTS.md 2026-12-02). Only
+stdlib modules are imported here: PyAV, NumPy and the readers load on the background thread.
 
-Memory: at most `max_bytes` of decoded frames wait (192 MiB: 70 frames of 720p, 7 of 4K) until the scan
+Memory: at most `max_bytes` of decoded frames wait (192 MiB: 72 frames of 720p, 8 of 4K) until the scan
 takes them; it then bounds the feed like its own (`Prefetcher.limit`). A file the scan never takes (an
 error before it starts) is closed at exit.
 """
