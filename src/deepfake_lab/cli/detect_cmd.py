@@ -9,10 +9,13 @@ verdict "error" / status "partial" (each bad file reported on one line, the othe
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -245,6 +248,23 @@ def _parse_fail_on(value: str | None) -> set[str]:
     return names
 
 
+def _closing_prestarts(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The command ends, however it ends, with no prestarted file left decoding (`early.discard_untaken`: an
+    error before the scan, or a file the scan did not reach)."""
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        try:
+            return func(**kwargs)
+        finally:
+            early = sys.modules.get("deepfake_lab.pipelines.scan.early")
+            if early is not None:
+                early.discard_untaken()
+
+    return command
+
+
+@_closing_prestarts
 @with_dataclass_options(ScanOptions, into="options", after="report")
 def detect_command(
     inputs: list[str] = typer.Argument(
@@ -295,8 +315,6 @@ def detect_command(
     A bad input is reported on one line and the others are still scanned (exit code 2 at the end).
     `--json -` (or `--csv -`) writes the document to stdout and every other line to stderr.
     """
-    import sys
-
     from deepfake_lab.train import dist_env as ddp
 
     sharded = ddp.env_info().enabled or (json_out is not None and json_out.suffix == ".jsonl")

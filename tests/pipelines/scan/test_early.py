@@ -11,9 +11,15 @@ import pytest
 
 from deepfake_lab.pipelines.scan import ScanOptions, load_detector, scan_file
 from deepfake_lab.pipelines.scan import early as early_mod
-from deepfake_lab.pipelines.scan.early import prestart_frames, take_frames
+from deepfake_lab.pipelines.scan.early import discard_untaken, prestart_frames, take_frames
 from deepfake_lab.video import Prefetcher
 from deepfake_lab.video.reader import Frame
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_prestarted():
+    yield
+    discard_untaken()
 
 
 def _frames(n: int, side: int = 32) -> list[Frame]:
@@ -65,8 +71,10 @@ def test_a_prestarted_video_is_taken_over_once_for_the_same_file_and_every(scan_
     prestart_frames(clip, every=1)
     assert take_frames(clip, every=3) is None  # another `every`: the scan opens the file itself
     prestart_frames(clip, every=1)
+    (stale,) = early_mod._EARLY.values()
     os.utime(clip, ns=(1, 1))  # the file changed after the early start
     assert take_frames(clip, every=1) is None
+    assert stale.reader is None and stale.feed is None and not early_mod._EARLY  # closed, not left decoding
     for path in (scan_media["face"], tmp_path / "missing.mp4", tmp_path):
         prestart_frames(path)  # a still decodes nothing ahead; no file: nothing starts
         assert take_frames(path, every=1) is None
@@ -81,8 +89,36 @@ def test_untaken_prestarts_are_closed_at_exit(scan_media, tmp_path) -> None:
     clip.write_bytes(scan_media["real"].read_bytes())
     prestart_frames(clip)
     (left,) = [e for e in early_mod._EARLY.values() if e.path == clip]
-    early_mod._close_untaken()
+    left.opened.wait()
+    thread = left.feed._thread if left.feed is not None else None
+    discard_untaken()
     assert left.feed is None and left.reader is None and not early_mod._EARLY
+    assert thread is not None and not thread.is_alive()
+
+
+def test_detect_leaves_nothing_decoding_when_it_fails_before_the_scan(scan_media, tmp_path, capsys) -> None:
+    from deepfake_lab.cli import main
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(scan_media["real"].read_bytes())
+    taken = tmp_path / "taken.json"
+    taken.write_text("{}")  # not an earlier scan output: detect refuses to replace it
+    started = []
+    real_prestart = early_mod.prestart_frames
+
+    def spy(path, every=1, max_bytes=early_mod.EARLY_BYTES):
+        real_prestart(path, every, max_bytes)
+        started.extend(early_mod._EARLY.values())
+
+    early_mod.prestart_frames = spy
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main(["detect", str(clip), "--json", str(taken), "-q"])
+    finally:
+        early_mod.prestart_frames = real_prestart
+    assert exc.value.code != 0 and taken.read_text() == "{}"
+    assert started and not early_mod._EARLY  # it had started, and the command closed it
+    assert all(e.reader is None and e.feed is None for e in started)
 
 
 def test_a_scan_of_a_prestarted_file_gives_the_same_result(scan_media, tiny_detector, tmp_path) -> None:
