@@ -4,14 +4,14 @@ unchanged file takes the reader and its frames over (`take_frames`).
 
 Why: `detect` spends about a second in start-up (imports, the ONNX session, the face models) with one core
 mostly idle. On the 720p clip of benchmarks/startup.py the file is 39-47 frames ahead when the scan starts (the
-main thread's imports hold the GIL much of that second): about 0.1 s of decoding off the scan; side by side
-its median wall gain ranged from -0.04 to 0.48 s over four runs, within this VM's noise (benchmarks/scan_bounds.py
-`no-early`, RESULTS.md 2026-12-02). Only
-stdlib modules are imported here: PyAV, NumPy and the readers load on the background thread.
+main thread's imports hold the GIL much of that second): about 0.1 s of decoding off the scan; side by side its
+median wall gain ranged from -0.04 to 0.48 s over four runs, within this VM's noise (benchmarks/scan_bounds.py
+`no-early`, RESULTS.md 2026-12-02). Only stdlib modules are imported here: PyAV, NumPy and the readers load on
+the background thread.
 
-Memory: at most `max_bytes` of decoded frames and one more wait (192 MiB: 73 frames of 720p, 9 of 4K) until the scan
-takes them; it then bounds the feed like its own (`Prefetcher.limit`). A file the scan never takes (an
-error before it starts) is closed at exit.
+Memory: at most `max_bytes` of decoded frames and one more wait (192 MiB: 73 frames of 720p, 9 of 4K) until
+the scan takes them; it then bounds the feed like its own (`Prefetcher.limit`). A file no scan takes (an error
+before the scan) is closed when `detect` ends (`discard_untaken`), at the latest at exit.
 """
 
 from __future__ import annotations
